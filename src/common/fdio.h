@@ -1,0 +1,22 @@
+/* Whole-buffer I/O on descriptors and descriptor passing over unix sockets. */
+#ifndef IMDISK_COMMON_FDIO_H
+#define IMDISK_COMMON_FDIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Read/write exactly len bytes (retrying on EINTR and short transfers).
+ * read_full returns -EPIPE on end of file before len bytes. */
+int read_full(int fd, void *buf, size_t len);
+int write_full(int fd, const void *buf, size_t len);
+int pread_full(int fd, void *buf, size_t len, off_t offset);
+int pwrite_full(int fd, const void *buf, size_t len, off_t offset);
+
+/* Send len bytes with at most one descriptor attached (fd < 0: none). */
+int send_with_fd(int sock, const void *buf, size_t len, int fd);
+/* Receive exactly len bytes; a descriptor that came with them is stored in *fd
+ * (else -1).  Close-on-exec is set on it.  -EPIPE when the peer closed first. */
+int recv_with_fd(int sock, void *buf, size_t len, int *fd);
+
+#endif

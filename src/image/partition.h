@@ -1,0 +1,40 @@
+/* MBR (with extended/logical partitions) and GPT partition tables, parsed from
+ * bytes the caller reads: this machine's kernel parses no partition tables, so a
+ * partition is served as a loop offset + size window computed here. */
+#ifndef IMDISK_IMAGE_PARTITION_H
+#define IMDISK_IMAGE_PARTITION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PARTITION_MAX 128
+
+struct partition {
+	uint32_t number;  /* 1-based, ImDisk's numbering (MBR) or GPT entry order */
+	uint64_t offset;  /* bytes from the start of the image */
+	uint64_t size;    /* bytes */
+	uint32_t type;    /* MBR type byte, or 0 for GPT */
+	int logical;      /* 1 for a logical partition inside an extended one */
+};
+
+/* Reads `len` bytes at `offset` of the image into buf; returns 0 or negative errno.
+ * Short reads past the end of the image are errors (-EIO). */
+typedef int (*partition_read_fn)(void *context, void *buf, size_t len, uint64_t offset);
+
+struct partition_table {
+	enum { PARTITION_TABLE_NONE, PARTITION_TABLE_MBR, PARTITION_TABLE_GPT } kind;
+	uint32_t count;
+	struct partition entries[PARTITION_MAX];
+};
+
+/* Parse the table of an image of `image_size` bytes with `sector_size`-byte sectors
+ * (512 for MBR images).  A protective MBR (type 0xEE) means GPT.  Returns 0 (kind NONE
+ * when there is no valid table), or -EBADMSG for a corrupt table: entries past the
+ * end of the image, overlapping or looping EBR chains, bad GPT header CRC. */
+int partition_table_read(partition_read_fn read, void *context, uint64_t image_size,
+			 uint32_t sector_size, struct partition_table *table);
+
+/* Find partition `number` (1-based); -ENOENT when it does not exist. */
+int partition_find(const struct partition_table *table, uint32_t number, struct partition *out);
+
+#endif

@@ -1,0 +1,82 @@
+#include "vdisk/vdisk.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+static int vdisk_check_range(const struct vdisk *disk, uint64_t offset, uint64_t len)
+{
+	if (offset > disk->size || len > disk->size - offset)
+		return -EINVAL;
+	return 0;
+}
+
+int vdisk_read(struct vdisk *disk, void *buf, size_t len, uint64_t offset)
+{
+	int r = vdisk_check_range(disk, offset, len);
+
+	if (r < 0 || len == 0)
+		return r;
+	return disk->ops->read(disk, buf, len, offset);
+}
+
+int vdisk_write(struct vdisk *disk, const void *buf, size_t len, uint64_t offset)
+{
+	int r = vdisk_check_range(disk, offset, len);
+
+	if (r < 0 || len == 0)
+		return r;
+	if (disk->flags & VDISK_READ_ONLY)
+		return -EROFS;
+	return disk->ops->write(disk, buf, len, offset);
+}
+
+int vdisk_flush(struct vdisk *disk)
+{
+	return disk->ops->flush ? disk->ops->flush(disk) : 0;
+}
+
+int vdisk_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
+{
+	int r = vdisk_check_range(disk, offset, len);
+
+	if (r < 0 || len == 0)
+		return r;
+	if (disk->flags & VDISK_READ_ONLY)
+		return -EROFS;
+	return disk->ops->trim ? disk->ops->trim(disk, offset, len) : 0;
+}
+
+int vdisk_zero(struct vdisk *disk, uint64_t offset, uint64_t len)
+{
+	static const uint8_t zeroes[65536];
+	int r = vdisk_check_range(disk, offset, len);
+
+	if (r < 0 || len == 0)
+		return r;
+	if (disk->flags & VDISK_READ_ONLY)
+		return -EROFS;
+	if (disk->ops->zero)
+		return disk->ops->zero(disk, offset, len);
+	while (len) {
+		size_t chunk = len < sizeof(zeroes) ? (size_t)len : sizeof(zeroes);
+		r = disk->ops->write(disk, zeroes, chunk, offset);
+		if (r < 0)
+			return r;
+		offset += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+int vdisk_resize(struct vdisk *disk, uint64_t new_size)
+{
+	if (!disk->ops->resize)
+		return -EOPNOTSUPP;
+	return disk->ops->resize(disk, new_size);
+}
+
+void vdisk_close(struct vdisk *disk)
+{
+	if (disk)
+		disk->ops->close(disk);
+}

@@ -1,0 +1,49 @@
+/* The disk interface: what every frontend (FUSE transport, devio's servers) calls
+ * and every backend (memory, file, proxy client) and layer (window, read-only,
+ * byte swap) implements.  Byte offsets; a negative errno on failure. */
+#ifndef IMDISK_VDISK_VDISK_H
+#define IMDISK_VDISK_VDISK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define VDISK_READ_ONLY 0x01u  /* writes, trims and zeroes fail with -EROFS */
+#define VDISK_CAN_TRIM 0x02u   /* trim really frees space (else it is a no-op) */
+#define VDISK_CAN_ZERO 0x04u   /* zero is done natively (else by writing zeroes) */
+#define VDISK_CAN_FLUSH 0x08u  /* flush means something (else it is a no-op) */
+#define VDISK_PARALLEL 0x10u   /* callers may issue requests from several threads at once */
+
+struct vdisk;
+
+struct vdisk_ops {
+	const char *name; /* "memory", "file", "proxy", "window", ... */
+	int (*read)(struct vdisk *disk, void *buf, size_t len, uint64_t offset);
+	int (*write)(struct vdisk *disk, const void *buf, size_t len, uint64_t offset);
+	int (*flush)(struct vdisk *disk);
+	int (*trim)(struct vdisk *disk, uint64_t offset, uint64_t len);
+	int (*zero)(struct vdisk *disk, uint64_t offset, uint64_t len);
+	/* Change the size (grow); NULL when the disk cannot. */
+	int (*resize)(struct vdisk *disk, uint64_t new_size);
+	/* Free everything, including the lower disk of a layer. */
+	void (*close)(struct vdisk *disk);
+};
+
+struct vdisk {
+	const struct vdisk_ops *ops;
+	uint64_t size;     /* bytes */
+	uint32_t flags;    /* VDISK_* */
+	struct vdisk *lower; /* a layer's disk underneath, else NULL */
+};
+
+/* The entry points: range-checked (-EINVAL past the end, -EROFS on a read-only
+ * disk), then passed to the ops.  Missing ops fall back: flush and trim succeed
+ * doing nothing, zero writes zeroes. */
+int vdisk_read(struct vdisk *disk, void *buf, size_t len, uint64_t offset);
+int vdisk_write(struct vdisk *disk, const void *buf, size_t len, uint64_t offset);
+int vdisk_flush(struct vdisk *disk);
+int vdisk_trim(struct vdisk *disk, uint64_t offset, uint64_t len);
+int vdisk_zero(struct vdisk *disk, uint64_t offset, uint64_t len);
+int vdisk_resize(struct vdisk *disk, uint64_t new_size);
+void vdisk_close(struct vdisk *disk);
+
+#endif

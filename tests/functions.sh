@@ -1,0 +1,101 @@
+# Shared helpers for tests/test-*.sh (sourced).  Every test runs its own private
+# imdiskd (socket and state in a temporary folder), and cleans up by PID and by
+# device on exit, whatever happened.
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${IMDISK_BUILD:-$TOP/build}
+IMDISK=$BUILD/imdisk
+IMDISKD=$BUILD/imdiskd
+DEVIO=$BUILD/devio
+TEST_DIR=$(mktemp -d /tmp/imdisk-test.XXXXXX)
+export IMDISK_SOCKET=$TEST_DIR/control
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+DAEMON_PID=
+CLEANUP_COMMANDS=()
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "skipped: $*"; exit 77; }
+note() { echo "# $*"; }
+
+# Run a command to run at exit (last registered runs first).
+on_cleanup() { CLEANUP_COMMANDS+=("$*"); }
+
+requires() { for c in "$@"; do command -v "$c" >/dev/null 2>&1 || skip "needs $c"; done; }
+requires_root() { [ "$(id -u)" = 0 ] || skip "needs root"; }
+
+# expect_exit CODE command...: the command must exit with exactly CODE.
+expect_exit() {
+	local want=$1 rc=0; shift
+	"$@" || rc=$?
+	[ "$rc" = "$want" ] || fail "expected exit $want, got $rc from: $*"
+}
+
+# expect_stderr PATTERN CODE command...: exit code and a matching message.
+expect_error() {
+	local pattern=$1 want=$2 rc=0 err; shift 2
+	err=$("$@" 2>&1 >/dev/null) || rc=$?
+	[ "$rc" = "$want" ] || fail "expected exit $want, got $rc from: $* ($err)"
+	grep -qiE -- "$pattern" <<<"$err" || fail "message '$err' does not match /$pattern/ from: $*"
+	[ "$(wc -l <<<"$err")" -le 2 ] || fail "error is more than one line: $err"
+}
+
+imdisk() { "$IMDISK" "$@"; }
+
+start_daemon() {
+	"$IMDISKD" --socket "$IMDISK_SOCKET" --foreground "$@" >>"$TEST_DIR/imdiskd.log" 2>&1 &
+	DAEMON_PID=$!
+	for _ in $(seq 100); do
+		[ -S "$IMDISK_SOCKET" ] && return 0
+		kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$TEST_DIR/imdiskd.log" >&2; fail "imdiskd exited at start"; }
+		sleep 0.05
+	done
+	fail "imdiskd did not create $IMDISK_SOCKET"
+}
+
+stop_daemon() {
+	[ -n "$DAEMON_PID" ] || return 0
+	kill -TERM "$DAEMON_PID" 2>/dev/null || true
+	wait "$DAEMON_PID" 2>/dev/null || true
+	DAEMON_PID=
+}
+
+kill_daemon() { # SIGKILL, as a crash would
+	[ -n "$DAEMON_PID" ] || return 0
+	kill -KILL "$DAEMON_PID" 2>/dev/null || true
+	wait "$DAEMON_PID" 2>/dev/null || true
+	DAEMON_PID=
+}
+
+# The /dev/loopN of a unit.
+unit_device() { "$IMDISK" -l -u "$1" --json | sed -n 's/.*"device": *"\([^"]*\)".*/\1/p' | head -n 1; }
+
+# Fill a file with random bytes.
+random_file() { head -c "$2" /dev/urandom >"$1"; }
+
+_cleanup() {
+	local rc=$?
+	set +e
+	for ((i = ${#CLEANUP_COMMANDS[@]} - 1; i >= 0; i--)); do eval "${CLEANUP_COMMANDS[$i]}"; done
+	# Unmount whatever is still mounted below the test folder.
+	awk -v d="$TEST_DIR" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r |
+		while read -r m; do umount -l "$m"; done
+	if [ -n "$DAEMON_PID" ] && [ -S "$IMDISK_SOCKET" ]; then
+		for u in $("$IMDISK" -l -n 2>/dev/null); do "$IMDISK" -R -u "$u" >/dev/null 2>&1; done
+	fi
+	stop_daemon
+	# A disk whose daemon died is still described in the state folder: detach it.
+	for f in "$TEST_DIR"/state/unit-*; do
+		[ -f "$f" ] || continue
+		dev=$(sed -n 's/^device=//p' "$f")
+		[ -n "$dev" ] && losetup -d "$dev" 2>/dev/null
+	done
+	if [ "$rc" != 0 ] && [ "$rc" != 77 ] && [ -s "$TEST_DIR/imdiskd.log" ]; then
+		echo "--- imdiskd.log" >&2; tail -n 30 "$TEST_DIR/imdiskd.log" >&2
+	fi
+	rm -rf "$TEST_DIR"
+	exit "$rc"
+}
+trap _cleanup EXIT
+trap 'exit 130' INT TERM
