@@ -112,6 +112,10 @@ const char *imdisk_socket_path(const char *path);
 int imdisk_connect(const char *socket_path, struct imdisk_client **out);
 void imdisk_disconnect(struct imdisk_client *client);
 
+/* The daemon's one-line explanation of the last failed call on this client ("" if
+ * none): the caller shows it to the user with the errno. */
+const char *imdisk_error_message(const struct imdisk_client *client);
+
 /* The daemon's version: API/protocol version and a version string. */
 int imdisk_query_version(struct imdisk_client *client, uint32_t *api_version, char *text, size_t text_size);
 
