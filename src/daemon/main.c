@@ -1,1 +1,282 @@
-int main(void) { return 0; }
+/* imdiskd: owns every disk.  Listens on a unix control socket (root, or group
+ * "imdisk" when it exists), serves each connection in its own thread, keeps disk
+ * state beside the socket, and re-adopts its disks when started again. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <libgen.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "daemon/daemon.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: imdiskd [options]\n"
+		"The imdisk daemon: owns every virtual disk and answers imdisk(8) on a control socket.\n\n"
+		"  -s, --socket PATH     control socket (default: $IMDISK_SOCKET, else /run/imdisk/control)\n"
+		"  -d, --state-dir DIR   where disk state is kept for re-adoption (default: the socket's\n"
+		"                        folder + /state)\n"
+		"  -f, --foreground      stay in the foreground (default: detach once the socket is ready)\n"
+		"  -v, --verbose         log every request\n"
+		"  -h, --help            this help\n"
+		"  -V, --version         version\n\n"
+		"Exit status: 0 stopped by SIGTERM/SIGINT; 1 could not start (the reason is printed).\n");
+}
+
+static void on_stop_signal(int signal_number)
+{
+	(void)signal_number;
+	stop_requested = 1;
+}
+
+static int make_directory(const char *path, mode_t mode)
+{
+	char copy[PATH_MAX];
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	for (char *p = copy + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(copy, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* One imdiskd per socket: an exclusive lock on the pid file beside it. */
+static int lock_pid_file(const char *socket_path, int *lock_fd)
+{
+	char path[PATH_MAX + 8];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s.pid", socket_path);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return -EADDRINUSE;
+	}
+	*lock_fd = fd;
+	return 0;
+}
+
+static void write_pid(int fd)
+{
+	char text[32];
+	int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+
+	if (ftruncate(fd, 0) == 0)
+		(void)!pwrite(fd, text, (size_t)n, 0);
+}
+
+static int open_control_socket(const char *path)
+{
+	struct sockaddr_un address = {.sun_family = AF_UNIX};
+	struct group *group = getgrnam("imdisk");
+	mode_t old_mask;
+	int sock, r;
+
+	if (strlen(path) >= sizeof(address.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(address.sun_path, path);
+	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return -errno;
+	unlink(path); /* stale: the pid file lock says nobody else serves it */
+	old_mask = umask(0177); /* never a moment with a socket others may use */
+	r = bind(sock, (struct sockaddr *)&address, sizeof(address));
+	umask(old_mask);
+	if (r == 0 && group && (chown(path, 0, group->gr_gid) < 0 || chmod(path, 0660) < 0))
+		r = -1;
+	if (r < 0 || listen(sock, 64) < 0) {
+		r = -errno;
+		close(sock);
+		return r;
+	}
+	return sock;
+}
+
+struct connection {
+	struct daemon *daemon;
+	int sock;
+};
+
+static void *connection_thread(void *argument)
+{
+	struct connection *connection = argument;
+
+	control_serve_connection(connection->daemon, connection->sock);
+	free(connection);
+	return NULL;
+}
+
+static void serve(struct daemon *daemon, int listen_sock)
+{
+	pthread_attr_t attributes;
+
+	pthread_attr_init(&attributes);
+	pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+	while (!stop_requested) {
+		struct pollfd pfd = {.fd = listen_sock, .events = POLLIN};
+		struct connection *connection;
+		pthread_t thread;
+		int sock;
+
+		if (poll(&pfd, 1, 500) <= 0)
+			continue;
+		sock = accept4(listen_sock, NULL, NULL, SOCK_CLOEXEC);
+		if (sock < 0)
+			continue;
+		connection = malloc(sizeof(*connection));
+		if (!connection) {
+			close(sock);
+			continue;
+		}
+		connection->daemon = daemon;
+		connection->sock = sock;
+		if (pthread_create(&thread, &attributes, connection_thread, connection) != 0) {
+			close(sock);
+			free(connection);
+		}
+	}
+	pthread_attr_destroy(&attributes);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"socket", required_argument, NULL, 's'}, {"state-dir", required_argument, NULL, 'd'},
+		{"foreground", no_argument, NULL, 'f'},   {"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	static struct daemon daemon;
+	const char *socket_path = NULL, *state_dir = NULL;
+	bool foreground = false;
+	int ready_pipe[2] = {-1, -1};
+	int option, listen_sock, lock_fd = -1, r;
+	struct sigaction action = {.sa_handler = on_stop_signal};
+	char directory[PATH_MAX];
+
+	log_init("imdiskd", LOG_LEVEL_WARNING);
+	while ((option = getopt_long(argc, argv, "s:d:fvhV", options, NULL)) != -1) {
+		switch (option) {
+		case 's': socket_path = optarg; break;
+		case 'd': state_dir = optarg; break;
+		case 'f': foreground = true; break;
+		case 'v': log_set_level(LOG_LEVEL_INFO); break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("imdiskd %s\n", IMDISK_VERSION); return 0;
+		default: usage(stderr); return 1;
+		}
+	}
+	if (optind < argc) {
+		log_error("unexpected argument '%s'", argv[optind]);
+		usage(stderr);
+		return 1;
+	}
+	if (!socket_path)
+		socket_path = getenv("IMDISK_SOCKET");
+	if (!socket_path || !*socket_path)
+		socket_path = "/run/imdisk/control";
+	snprintf(daemon.socket_path, sizeof(daemon.socket_path), "%s", socket_path);
+	snprintf(directory, sizeof(directory), "%s", socket_path);
+	if (state_dir)
+		snprintf(daemon.state_dir, sizeof(daemon.state_dir), "%s", state_dir);
+	else
+		snprintf(daemon.state_dir, sizeof(daemon.state_dir), "%s/state", dirname(directory));
+	snprintf(directory, sizeof(directory), "%s", socket_path);
+
+	r = make_directory(dirname(directory), 0755);
+	if (r == 0)
+		r = make_directory(daemon.state_dir, 0700);
+	if (r < 0) {
+		log_error("cannot create %s or %s: %s", directory, daemon.state_dir, strerror(-r));
+		return 1;
+	}
+	r = lock_pid_file(socket_path, &lock_fd);
+	if (r < 0) {
+		log_error(r == -EADDRINUSE ? "another imdiskd already serves %s" : "cannot lock %s.pid: %s",
+			  socket_path, strerror(-r));
+		return 1;
+	}
+
+	if (!foreground) {
+		pid_t child;
+		char ready;
+
+		if (pipe2(ready_pipe, O_CLOEXEC) < 0 || (child = fork()) < 0) {
+			log_error("cannot detach: %s", strerror(errno));
+			return 1;
+		}
+		if (child > 0) {
+			/* The parent returns once the socket answers (or the child failed). */
+			close(ready_pipe[1]);
+			return read(ready_pipe[0], &ready, 1) == 1 ? 0 : 1;
+		}
+		close(ready_pipe[0]);
+		setsid();
+		/* The lock belongs to the open file description, shared with the parent: it
+		 * stays held by us after the parent exits. */
+	}
+	write_pid(lock_fd);
+
+	sigaction(SIGTERM, &action, NULL);
+	sigaction(SIGINT, &action, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	disk_table_init(&daemon.table);
+	pthread_mutex_init(&daemon.watchers_lock, NULL);
+	state_adopt_all(&daemon);
+
+	listen_sock = open_control_socket(socket_path);
+	if (listen_sock < 0) {
+		log_error("cannot listen on %s: %s", socket_path, strerror(-listen_sock));
+		return 1;
+	}
+	log_info("listening on %s (state in %s)", socket_path, daemon.state_dir);
+	if (ready_pipe[1] >= 0) {
+		int null_fd = open("/dev/null", O_RDWR);
+		if (null_fd >= 0) {
+			dup2(null_fd, STDIN_FILENO);
+			dup2(null_fd, STDOUT_FILENO);
+			close(null_fd);
+		}
+		(void)!write(ready_pipe[1], "1", 1);
+		close(ready_pipe[1]);
+	}
+
+	serve(&daemon, listen_sock);
+
+	close(listen_sock);
+	unlink(socket_path);
+	disk_release_all(&daemon);
+	pthread_mutex_lock(&daemon.watchers_lock);
+	for (unsigned i = 0; i < daemon.watcher_count; i++)
+		close(daemon.watchers[i]);
+	daemon.watcher_count = 0;
+	pthread_mutex_unlock(&daemon.watchers_lock);
+	log_info("stopped; disks stay attached and are re-adopted at the next start");
+	close(lock_fd);
+	return 0;
+}

@@ -1,0 +1,48 @@
+/* What the parts of imdiskd share: the disk table, where state lives, who watches. */
+#ifndef IMDISK_DAEMON_DAEMON_H
+#define IMDISK_DAEMON_DAEMON_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stddef.h>
+
+#include "daemon/disk_table.h"
+
+#define DAEMON_MAX_WATCHERS 64
+#define DAEMON_WHY_MAX 256
+
+struct daemon {
+	struct disk_table table;
+	char socket_path[PATH_MAX];
+	char state_dir[PATH_MAX];
+	pthread_mutex_t watchers_lock;
+	int watchers[DAEMON_MAX_WATCHERS];
+	unsigned watcher_count;
+};
+
+/* disk_ops.c: the control calls.  Each returns 0 or a negative errno, and on
+ * failure puts a one-line explanation for the user into why[DAEMON_WHY_MAX]. */
+int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_fd, char *why);
+int disk_query(struct daemon *daemon, uint32_t unit, struct imdisk_device *out, char *why);
+int disk_list(struct daemon *daemon, uint32_t *units, uint32_t max, uint32_t *total);
+int disk_set_flags(struct daemon *daemon, uint32_t unit, uint32_t mask, uint32_t values,
+		   uint32_t *not_changed, char *why);
+int disk_grow(struct daemon *daemon, uint32_t unit, uint64_t amount, int image_fd, char *why);
+int disk_remove(struct daemon *daemon, uint32_t unit, uint32_t mode, char *why);
+/* Close what the daemon holds (at exit); the kernel devices stay. */
+void disk_release_all(struct daemon *daemon);
+
+/* state.c: one file per disk under state_dir, so a restarted daemon re-adopts. */
+int state_save(const struct daemon *daemon, const struct disk *disk);
+void state_forget(const struct daemon *daemon, uint32_t unit);
+/* Re-adopt every disk described in state_dir whose loop device is still ours. */
+void state_adopt_all(struct daemon *daemon);
+
+/* events.c: the watch streams. */
+void events_add_watcher(struct daemon *daemon, int sock);
+void events_publish(struct daemon *daemon, uint32_t kind, uint32_t unit);
+
+/* control_server.c: serve one connection until it closes (own thread). */
+void control_serve_connection(struct daemon *daemon, int sock);
+
+#endif

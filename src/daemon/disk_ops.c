@@ -1,0 +1,541 @@
+/* The control calls on disks: create, query, list, set flags, grow, remove.
+ * RAM disks and plain image files go straight to the kernel loop driver. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <linux/loop.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend/backend.h"
+#include "common/fdio.h"
+#include "common/size.h"
+#include "daemon/daemon.h"
+#include "image/geometry.h"
+
+#define BOOT_SECTOR_SIZE 512
+
+static int fail(char *why, int error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Record the user-facing reason once, where the error is first known. */
+static int fail(char *why, int error, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, DAEMON_WHY_MAX, fmt, ap);
+	va_end(ap);
+	return error;
+}
+
+static bool disk_is_memory(uint32_t flags)
+{
+	return IMDISK_TYPE(flags) == IMDISK_TYPE_VM ||
+	       (IMDISK_TYPE(flags) == IMDISK_TYPE_FILE && IMDISK_FILE_TYPE(flags) == IMDISK_FILE_TYPE_AWEALLOC);
+}
+
+/* Size of a regular file or block device. */
+static int descriptor_size(int fd, const struct stat *st, uint64_t *size)
+{
+	if (S_ISREG(st->st_mode)) {
+		*size = (uint64_t)st->st_size;
+		return 0;
+	}
+	if (S_ISBLK(st->st_mode))
+		return ioctl(fd, BLKGETSIZE64, size) < 0 ? -errno : 0;
+	return -EINVAL;
+}
+
+static int check_image_descriptor(int fd, struct stat *st, uint64_t *size, const char *name, char *why)
+{
+	if (fstat(fd, st) < 0)
+		return fail(why, -errno, "cannot examine image %s: %s", name, strerror(errno));
+	if (S_ISDIR(st->st_mode))
+		return fail(why, -EISDIR, "image %s is a directory", name);
+	if (descriptor_size(fd, st, size) < 0)
+		return fail(why, -EINVAL, "image %s is neither a regular file nor a block device", name);
+	return 0;
+}
+
+/* A RAM disk: a memfd of the asked size, optionally preloaded from an image and
+ * locked in memory (ImDisk's AWE). */
+static int create_memory_backing(struct disk *disk, int image_fd, uint8_t *boot_sector, bool *have_boot, char *why)
+{
+	struct imdisk_device *info = &disk->info;
+	uint64_t available = 0, image_size = 0, preload = 0;
+	struct stat st;
+	int r;
+
+	if (image_fd >= 0) {
+		r = check_image_descriptor(image_fd, &st, &image_size, info->image, why);
+		if (r < 0)
+			return r;
+		if (info->image_offset >= image_size)
+			return fail(why, -EINVAL, "offset %" PRIu64 " is past the end of image %s (%" PRIu64 " bytes)",
+				    info->image_offset, info->image, image_size);
+		preload = image_size - info->image_offset;
+		if (info->size == 0)
+			info->size = preload;
+		if (preload > info->size)
+			preload = info->size;
+	}
+	if (info->size == 0)
+		return fail(why, -EINVAL, "a RAM disk needs a size (-s)");
+	if (size_free_memory(&available) == 0 && info->size > available)
+		return fail(why, -ENOMEM, "not enough memory: %" PRIu64 " bytes asked, %" PRIu64 " available",
+			    info->size, available);
+	r = backend_memory_open(info->size, &disk->memory);
+	if (r < 0)
+		return fail(why, r, "cannot allocate a RAM disk of %" PRIu64 " bytes: %s", info->size, strerror(-r));
+	if (preload) {
+		r = backend_memory_preload(disk->memory, image_fd, info->image_offset, preload);
+		if (r < 0)
+			return fail(why, r, "cannot load image %s into memory: %s", info->image, strerror(-r));
+		*have_boot = pread_full(image_fd, boot_sector, BOOT_SECTOR_SIZE, (off_t)info->image_offset) == 0;
+	}
+	if (IMDISK_FILE_TYPE(info->flags) == IMDISK_FILE_TYPE_AWEALLOC) {
+		r = backend_memory_lock(disk->memory);
+		if (r < 0)
+			return fail(why, r == -EPERM ? r : -ENOMEM, "cannot lock %" PRIu64 " bytes of memory: %s",
+				    info->size, strerror(-r));
+	}
+	return 0;
+}
+
+/* An image file disk: the caller's descriptor, with its access mode deciding
+ * read-only, and an exclusive lock unless the image is shared. */
+static int create_file_backing(struct disk *disk, int image_fd, uint8_t *boot_sector, bool *have_boot, char *why)
+{
+	struct imdisk_device *info = &disk->info;
+	uint64_t image_size, end;
+	struct stat st;
+	int r;
+
+	if (image_fd < 0)
+		return fail(why, -EBADF, "an image file disk needs the image's descriptor");
+	r = check_image_descriptor(image_fd, &st, &image_size, info->image, why);
+	if (r < 0)
+		return r;
+	if ((fcntl(image_fd, F_GETFL) & O_ACCMODE) == O_RDONLY)
+		info->flags |= IMDISK_OPTION_RO;
+	if (info->image_offset > image_size || (info->image_offset == image_size && info->size == 0))
+		return fail(why, -EINVAL, "offset %" PRIu64 " is past the end of image %s (%" PRIu64 " bytes)",
+			    info->image_offset, info->image, image_size);
+	if (info->size == 0)
+		info->size = image_size - info->image_offset;
+	if (__builtin_add_overflow(info->image_offset, info->size, &end))
+		return fail(why, -EINVAL, "offset plus size overflows");
+	if (end > image_size) {
+		if ((info->flags & IMDISK_OPTION_RO) || !S_ISREG(st.st_mode))
+			return fail(why, -EINVAL, "image %s is %" PRIu64 " bytes: too small for offset %" PRIu64
+				    " plus size %" PRIu64, info->image, image_size, info->image_offset, info->size);
+		r = (info->flags & IMDISK_OPTION_SPARSE_FILE) ? ftruncate(image_fd, (off_t)end)
+							      : posix_fallocate(image_fd, 0, (off_t)end);
+		if (r != 0) {
+			r = r > 0 ? r : errno;
+			return fail(why, r == ENOSPC ? -ENOSPC : -r, "cannot extend image %s to %" PRIu64 " bytes: %s",
+				    info->image, end, strerror(r));
+		}
+	}
+	if (flock(image_fd, ((info->flags & IMDISK_SHARED_IMAGE) ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0)
+		return fail(why, -EBUSY, "image %s is in use by another disk (-o shared shares it)", info->image);
+	*have_boot = pread_full(image_fd, boot_sector, BOOT_SECTOR_SIZE, (off_t)info->image_offset) == 0;
+	disk->backing_fd = image_fd;
+	return 0;
+}
+
+static int choose_geometry(struct imdisk_device *info, const uint8_t *boot_sector, char *why)
+{
+	struct geometry g;
+	int r = geometry_choose(info->size, IMDISK_DEVICE_TYPE(info->flags), info->image[0] ? info->image : NULL,
+				boot_sector, info->sector_size, info->sectors_per_track, info->tracks_per_cylinder, &g);
+
+	if (r < 0)
+		return fail(why, r, "sector size %" PRIu32 " is not one of 512, 1024, 2048, 4096", info->sector_size);
+	info->flags = (info->flags & ~IMDISK_DEVICE_TYPE_MASK) | g.device_type;
+	if (g.device_type == IMDISK_DEVICE_TYPE_CD)
+		info->flags |= IMDISK_OPTION_RO;
+	if (g.device_type == IMDISK_DEVICE_TYPE_FD)
+		info->flags |= IMDISK_OPTION_REMOVABLE;
+	info->sector_size = g.sector_size;
+	info->sectors_per_track = g.sectors_per_track;
+	info->tracks_per_cylinder = g.tracks_per_cylinder;
+	info->cylinders = g.cylinders;
+	if (info->size < info->sector_size)
+		return fail(why, -EINVAL, "a disk of %" PRIu64 " bytes is smaller than one %" PRIu32 "-byte sector",
+			    info->size, info->sector_size);
+	return 0;
+}
+
+static int attach_loop(struct disk *disk, char *why)
+{
+	struct imdisk_device *info = &disk->info;
+	bool memory = disk->memory != NULL;
+	struct loop_setup setup = {
+		.backing_fd = memory ? backend_memory_fd(disk->memory) : disk->backing_fd,
+		.offset = memory ? 0 : info->image_offset,
+		.size_limit = info->size,
+		.block_size = info->sector_size,
+		.read_only = (info->flags & IMDISK_OPTION_RO) != 0,
+		/* ImDisk's buffered I/O (-o buf) is the page cache; everything else on a file
+		 * goes direct, as ImDisk's queued and parallel I/O bypass the cache too. */
+		.direct_io = !memory && IMDISK_FILE_TYPE(info->flags) != IMDISK_FILE_TYPE_BUFFERED_IO,
+	};
+	struct loop_status status;
+	uint64_t random_tag;
+	int r;
+
+	if (getrandom(&random_tag, sizeof(random_tag), 0) != sizeof(random_tag))
+		return fail(why, -EIO, "no random numbers for the ownership tag");
+	snprintf(disk->tag, sizeof(disk->tag), "imdisk:%016" PRIx64, random_tag);
+	memcpy(setup.tag, disk->tag, sizeof(setup.tag));
+	r = loop_attach(&setup, &disk->loop_number);
+	if (r < 0)
+		return fail(why, r == -ENXIO || r == -ENOENT ? -ENOSPC : r, "cannot attach a loop device: %s",
+			    strerror(-r));
+	loop_device_path(disk->loop_number, info->device, sizeof(info->device));
+	if (loop_get_status(disk->loop_number, &status) == 0) {
+		disk->backing_device = status.backing_device;
+		disk->backing_inode = status.backing_inode;
+	}
+	loop_get_size(disk->loop_number, &info->size);
+	loop_sectors_written(disk->loop_number, &disk->written_baseline);
+	info->transport = IMDISK_TRANSPORT_LOOP;
+	return 0;
+}
+
+static void disk_free(struct disk *disk)
+{
+	if (disk->backing_fd >= 0)
+		close(disk->backing_fd);
+	vdisk_close(disk->memory);
+	free(disk);
+}
+
+/* The device as a client sees it: flags include "modified" from the block
+ * device's own write counter. */
+static void disk_snapshot(const struct disk *disk, struct imdisk_device *out)
+{
+	uint64_t written;
+
+	*out = disk->info;
+	if (loop_sectors_written(disk->loop_number, &written) == 0 && written > disk->written_baseline)
+		out->flags |= IMDISK_IMAGE_MODIFIED;
+}
+
+int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_fd, char *why)
+{
+	uint8_t boot_sector[BOOT_SECTOR_SIZE];
+	bool have_boot = false;
+	struct disk *disk;
+	uint32_t type;
+	int r;
+
+	request->image[sizeof(request->image) - 1] = 0;
+	type = IMDISK_TYPE(request->flags);
+	if (type == 0)
+		type = image_fd >= 0 ? IMDISK_TYPE_FILE : IMDISK_TYPE_VM;
+	if (type == IMDISK_TYPE_PROXY)
+		r = fail(why, -EOPNOTSUPP, "proxy disks are not supported by this imdiskd yet");
+	else if (request->flags & IMDISK_OPTION_BYTE_SWAP)
+		r = fail(why, -EOPNOTSUPP, "byte swapping (-o bswap) needs the user-space transport, not available yet");
+	else if (request->transport == IMDISK_TRANSPORT_FUSE)
+		r = fail(why, -EOPNOTSUPP, "the FUSE transport is not available yet");
+	else if (request->size % 512)
+		r = fail(why, -EINVAL, "size %" PRIu64 " is not a multiple of 512 bytes", request->size);
+	else
+		r = 0;
+	if (r < 0) {
+		if (image_fd >= 0)
+			close(image_fd);
+		return r;
+	}
+	disk = calloc(1, sizeof(*disk));
+	if (!disk) {
+		if (image_fd >= 0)
+			close(image_fd);
+		return fail(why, -ENOMEM, "out of memory");
+	}
+	disk->backing_fd = -1;
+	disk->info = *request;
+	disk->info.flags = (request->flags & ~IMDISK_TYPE_MASK) | type;
+	disk->info.device[0] = 0;
+	r = disk_table_reserve(&daemon->table, request->unit, disk);
+	if (r < 0) {
+		if (image_fd >= 0)
+			close(image_fd);
+		free(disk);
+		if (r == -EEXIST)
+			return fail(why, r, "unit %" PRIu32 " is already in use", request->unit);
+		return fail(why, r, r == -EINVAL ? "unit %" PRIu32 " is out of range" : "no free unit (%" PRIu32 ")",
+			    request->unit);
+	}
+	if (disk_is_memory(disk->info.flags)) {
+		r = create_memory_backing(disk, image_fd, boot_sector, &have_boot, why);
+		if (image_fd >= 0)
+			close(image_fd); /* preloaded: nothing is written back */
+	} else {
+		r = create_file_backing(disk, image_fd, boot_sector, &have_boot, why);
+		if (r < 0 && image_fd >= 0)
+			close(image_fd);
+	}
+	if (r == 0)
+		r = choose_geometry(&disk->info, have_boot ? boot_sector : NULL, why);
+	if (r == 0 && disk->memory && disk->info.size % disk->info.sector_size)
+		r = fail(why, -EINVAL, "size %" PRIu64 " is not a multiple of the %" PRIu32 "-byte sector",
+			 disk->info.size, disk->info.sector_size);
+	if (r == 0)
+		r = attach_loop(disk, why);
+	if (r < 0) {
+		disk_table_release(&daemon->table, disk->info.unit);
+		disk_free(disk);
+		return r;
+	}
+	if (state_save(daemon, disk) < 0)
+		fprintf(stderr, "imdiskd: warning: unit %" PRIu32 " not saved in %s: a restart will not re-adopt it\n",
+			disk->info.unit, daemon->state_dir);
+	pthread_mutex_lock(&daemon->table.lock);
+	disk->state = DISK_READY;
+	disk_snapshot(disk, request);
+	pthread_mutex_unlock(&daemon->table.lock);
+	events_publish(daemon, IMDISK_EVENT_CREATE, request->unit);
+	return 0;
+}
+
+int disk_query(struct daemon *daemon, uint32_t unit, struct imdisk_device *out, char *why)
+{
+	struct disk *disk;
+	int r = 0;
+
+	pthread_mutex_lock(&daemon->table.lock);
+	disk = disk_table_get(&daemon->table, unit);
+	if (disk)
+		disk_snapshot(disk, out);
+	else
+		r = fail(why, -ENOENT, "no disk with unit number %" PRIu32, unit);
+	pthread_mutex_unlock(&daemon->table.lock);
+	return r;
+}
+
+int disk_list(struct daemon *daemon, uint32_t *units, uint32_t max, uint32_t *total)
+{
+	uint32_t count = 0;
+
+	pthread_mutex_lock(&daemon->table.lock);
+	for (uint32_t u = 0; u < DISK_TABLE_MAX_UNITS; u++) {
+		if (!disk_table_get(&daemon->table, u))
+			continue;
+		if (count < max)
+			units[count] = u;
+		count++;
+	}
+	pthread_mutex_unlock(&daemon->table.lock);
+	*total = count;
+	return 0;
+}
+
+#define CHANGEABLE_FLAGS \
+	(IMDISK_OPTION_RO | IMDISK_OPTION_REMOVABLE | IMDISK_OPTION_SPARSE_FILE | IMDISK_IMAGE_MODIFIED)
+
+int disk_set_flags(struct daemon *daemon, uint32_t unit, uint32_t mask, uint32_t values,
+		   uint32_t *not_changed, char *why)
+{
+	struct loop_status status;
+	struct disk *disk;
+	uint32_t refused = mask & ~CHANGEABLE_FLAGS;
+	int r = 0;
+
+	pthread_mutex_lock(&daemon->table.lock);
+	disk = disk_table_get(&daemon->table, unit);
+	if (!disk) {
+		pthread_mutex_unlock(&daemon->table.lock);
+		*not_changed = mask;
+		return fail(why, -ENOENT, "no disk with unit number %" PRIu32, unit);
+	}
+	if (mask & IMDISK_OPTION_RO) {
+		bool read_only = values & IMDISK_OPTION_RO;
+		/* A CD, or a disk whose image was opened read-only, cannot become writable. */
+		bool locked_read_only = IMDISK_DEVICE_TYPE(disk->info.flags) == IMDISK_DEVICE_TYPE_CD ||
+					(loop_get_status(disk->loop_number, &status) == 0 &&
+					 (status.flags & LO_FLAGS_READ_ONLY));
+		if ((!read_only && locked_read_only) || loop_set_read_only(disk->loop_number, read_only) < 0)
+			refused |= IMDISK_OPTION_RO;
+		else
+			disk->info.flags = (disk->info.flags & ~IMDISK_OPTION_RO) | (read_only ? IMDISK_OPTION_RO : 0);
+	}
+	if (mask & IMDISK_IMAGE_MODIFIED) {
+		if (values & IMDISK_IMAGE_MODIFIED) {
+			disk->info.flags |= IMDISK_IMAGE_MODIFIED;
+		} else {
+			loop_sectors_written(disk->loop_number, &disk->written_baseline);
+			disk->info.flags &= ~IMDISK_IMAGE_MODIFIED;
+		}
+	}
+	for (uint32_t bit = IMDISK_OPTION_REMOVABLE; bit <= IMDISK_OPTION_SPARSE_FILE; bit <<= 1) {
+		if (mask & bit)
+			disk->info.flags = (disk->info.flags & ~bit) | (values & bit);
+	}
+	state_save(daemon, disk);
+	pthread_mutex_unlock(&daemon->table.lock);
+	*not_changed = refused;
+	if (refused & IMDISK_OPTION_RO)
+		r = fail(why, -EROFS, "unit %" PRIu32 " cannot be made writable (its image is read-only)", unit);
+	else if (refused)
+		r = fail(why, -EINVAL, "only ro, rw, rem, fix, sparse and saved can change");
+	events_publish(daemon, IMDISK_EVENT_FLAGS, unit);
+	return r;
+}
+
+/* Make the image at least `end` bytes long, as the disk was created (sparse or not). */
+static int extend_image(int fd, uint64_t end, bool sparse)
+{
+	struct stat st;
+	int r;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL; /* a block device cannot grow */
+	if ((uint64_t)st.st_size >= end)
+		return 0;
+	if (sparse)
+		return ftruncate(fd, (off_t)end) < 0 ? -errno : 0;
+	r = posix_fallocate(fd, 0, (off_t)end);
+	return -r;
+}
+
+int disk_grow(struct daemon *daemon, uint32_t unit, uint64_t amount, int image_fd, char *why)
+{
+	struct disk *disk;
+	uint64_t new_size, available;
+	int fd, r;
+
+	pthread_mutex_lock(&daemon->table.lock);
+	disk = disk_table_get(&daemon->table, unit);
+	if (!disk) {
+		r = fail(why, -ENOENT, "no disk with unit number %" PRIu32, unit);
+		goto out;
+	}
+	if (amount == 0 || __builtin_add_overflow(disk->info.size, amount, &new_size) ||
+	    amount % disk->info.sector_size) {
+		r = fail(why, -EINVAL, "cannot grow by %" PRIu64 " bytes: give a positive multiple of %" PRIu32,
+			 amount, disk->info.sector_size);
+		goto out;
+	}
+	if (disk->info.flags & IMDISK_OPTION_RO) {
+		r = fail(why, -EROFS, "unit %" PRIu32 " is read-only", unit);
+		goto out;
+	}
+	if (disk_is_memory(disk->info.flags)) {
+		if (!disk->memory) {
+			r = fail(why, -EOPNOTSUPP, "unit %" PRIu32 " was re-adopted after a daemon restart: its memory "
+				 "can no longer grow", unit);
+			goto out;
+		}
+		if (size_free_memory(&available) == 0 && amount > available) {
+			r = fail(why, -ENOMEM, "not enough memory: %" PRIu64 " more bytes asked, %" PRIu64 " available",
+				 amount, available);
+			goto out;
+		}
+		r = vdisk_resize(disk->memory, new_size);
+		if (r < 0) {
+			r = fail(why, r, "cannot grow the memory of unit %" PRIu32 ": %s", unit, strerror(-r));
+			goto out;
+		}
+	} else {
+		fd = disk->backing_fd;
+		if (fd < 0 && image_fd >= 0) {
+			struct stat st;
+			if (fstat(image_fd, &st) < 0 || st.st_dev != disk->backing_device ||
+			    (uint64_t)st.st_ino != disk->backing_inode) {
+				r = fail(why, -EBADF, "the descriptor passed is not unit %" PRIu32 "'s image", unit);
+				goto out;
+			}
+			fd = image_fd;
+		}
+		if (fd < 0) {
+			r = fail(why, -EBADF, "unit %" PRIu32 " needs its image's descriptor to grow", unit);
+			goto out;
+		}
+		r = extend_image(fd, disk->info.image_offset + new_size,
+				 disk->info.flags & IMDISK_OPTION_SPARSE_FILE);
+		if (r < 0) {
+			r = fail(why, r, "cannot extend image %s: %s", disk->info.image, strerror(-r));
+			goto out;
+		}
+	}
+	r = loop_set_size_limit(disk->loop_number, new_size);
+	if (r < 0) {
+		r = fail(why, r, "the loop device did not take the new size: %s", strerror(-r));
+		goto out;
+	}
+	loop_get_size(disk->loop_number, &disk->info.size);
+	disk->info.cylinders = disk->info.size / ((uint64_t)disk->info.sector_size * disk->info.sectors_per_track *
+						  disk->info.tracks_per_cylinder);
+	state_save(daemon, disk);
+out:
+	pthread_mutex_unlock(&daemon->table.lock);
+	if (image_fd >= 0)
+		close(image_fd);
+	if (r == 0)
+		events_publish(daemon, IMDISK_EVENT_GROW, unit);
+	return r;
+}
+
+int disk_remove(struct daemon *daemon, uint32_t unit, uint32_t mode, char *why)
+{
+	struct disk *disk;
+	int r;
+
+	if (mode > IMDISK_REMOVE_EMERGENCY)
+		return fail(why, -EINVAL, "unknown removal mode %" PRIu32, mode);
+	pthread_mutex_lock(&daemon->table.lock);
+	disk = disk_table_get(&daemon->table, unit);
+	if (disk)
+		disk->state = DISK_REMOVING;
+	pthread_mutex_unlock(&daemon->table.lock);
+	if (!disk)
+		return fail(why, -ENOENT, "no disk with unit number %" PRIu32, unit);
+
+	if (mode == IMDISK_REMOVE_NORMAL && loop_is_busy(disk->loop_number)) {
+		pthread_mutex_lock(&daemon->table.lock);
+		disk->state = DISK_READY;
+		pthread_mutex_unlock(&daemon->table.lock);
+		return fail(why, -EBUSY, "unit %" PRIu32 " (%s) is in use", unit, disk->info.device);
+	}
+	if (mode != IMDISK_REMOVE_EMERGENCY)
+		loop_flush(disk->loop_number);
+	/* On a device still open the kernel detaches at last close: the unit is gone now. */
+	r = loop_detach(disk->loop_number);
+	if (r < 0 && r != -ENXIO) {
+		pthread_mutex_lock(&daemon->table.lock);
+		disk->state = DISK_READY;
+		pthread_mutex_unlock(&daemon->table.lock);
+		return fail(why, r, "cannot detach %s: %s", disk->info.device, strerror(-r));
+	}
+	state_forget(daemon, unit);
+	disk_table_release(&daemon->table, unit);
+	disk_free(disk);
+	events_publish(daemon, IMDISK_EVENT_REMOVE, unit);
+	return 0;
+}
+
+void disk_release_all(struct daemon *daemon)
+{
+	pthread_mutex_lock(&daemon->table.lock);
+	for (uint32_t u = 0; u < DISK_TABLE_MAX_UNITS; u++) {
+		if (daemon->table.units[u]) {
+			disk_free(daemon->table.units[u]);
+			daemon->table.units[u] = NULL;
+		}
+	}
+	pthread_mutex_unlock(&daemon->table.lock);
+}

@@ -1,0 +1,49 @@
+/* imdiskd's table of disks: unit numbers, what backs each disk, and its kernel
+ * device.  One mutex guards the table; slow work (preloading RAM, flushing) runs
+ * outside it on a unit that is reserved first. */
+#ifndef IMDISK_DAEMON_DISK_TABLE_H
+#define IMDISK_DAEMON_DISK_TABLE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "imdisk.h"
+#include "transport/loop.h"
+#include "vdisk/vdisk.h"
+
+#define DISK_TABLE_MAX_UNITS 1024
+
+enum disk_state { DISK_CREATING, DISK_READY, DISK_REMOVING };
+
+struct disk {
+	enum disk_state state;
+	struct imdisk_device info; /* flags as created/changed; size, geometry, device */
+	uint32_t loop_number;
+	int backing_fd;        /* image file disks: the image; else -1 (and after a restart) */
+	struct vdisk *memory;  /* RAM disks: the memory backend (its memfd backs the loop) */
+	uint64_t written_baseline; /* loop sectors written when last saved/created */
+	dev_t backing_device;
+	uint64_t backing_inode;
+	char tag[LOOP_TAG_SIZE];
+};
+
+struct disk_table {
+	pthread_mutex_t lock;
+	struct disk *units[DISK_TABLE_MAX_UNITS];
+};
+
+void disk_table_init(struct disk_table *table);
+
+/* Reserve a unit (IMDISK_AUTO_UNIT: lowest free) for a disk in DISK_CREATING
+ * state; -EEXIST when the asked unit is taken, -ENOSPC when none is free. */
+int disk_table_reserve(struct disk_table *table, uint32_t unit, struct disk *disk);
+
+/* Forget a unit (the caller frees the disk). */
+void disk_table_release(struct disk_table *table, uint32_t unit);
+
+/* The READY disk of a unit, or NULL.  Call with the lock held. */
+struct disk *disk_table_get(struct disk_table *table, uint32_t unit);
+
+#endif
