@@ -81,10 +81,20 @@ _cleanup() {
 	# Unmount whatever is still mounted below the test folder.
 	awk -v d="$TEST_DIR" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r |
 		while read -r m; do umount -l "$m"; done
-	if [ -n "$DAEMON_PID" ] && [ -S "$IMDISK_SOCKET" ]; then
-		for u in $("$IMDISK" -l -n 2>/dev/null); do "$IMDISK" -R -u "$u" >/dev/null 2>&1; done
+	# The daemon of this test: the one we started, or one imdisk started by
+	# itself (it records its PID beside the socket).
+	local pid=$DAEMON_PID
+	if [ -z "$pid" ] && [ -s "$IMDISK_SOCKET.pid" ]; then
+		pid=$(cat "$IMDISK_SOCKET.pid")
+		[ "$(readlink /proc/"$pid"/exe 2>/dev/null)" = "$(readlink -f "$IMDISKD")" ] || pid=
 	fi
-	stop_daemon
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		for u in $("$IMDISK" -l -n 2>/dev/null); do "$IMDISK" -R -u "$u" >/dev/null 2>&1; done
+		kill -TERM "$pid" 2>/dev/null
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		[ "$pid" = "$DAEMON_PID" ] && wait "$pid" 2>/dev/null
+		DAEMON_PID=
+	fi
 	# A disk whose daemon died is still described in the state folder: detach it.
 	for f in "$TEST_DIR"/state/unit-*; do
 		[ -f "$f" ] || continue

@@ -116,6 +116,20 @@ static int open_control_socket(const char *path)
 	return sock;
 }
 
+/* A listening socket handed over by systemd (socket activation), or -1. */
+static int inherited_socket(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *count = getenv("LISTEN_FDS");
+
+	if (!pid || !count || strtol(pid, NULL, 10) != (long)getpid() || strtol(count, NULL, 10) != 1)
+		return -1;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	fcntl(3, F_SETFD, FD_CLOEXEC);
+	return 3;
+}
+
 struct connection {
 	struct daemon *daemon;
 	int sock;
@@ -172,7 +186,7 @@ int main(int argc, char **argv)
 	};
 	static struct daemon daemon;
 	const char *socket_path = NULL, *state_dir = NULL;
-	bool foreground = false;
+	bool foreground = false, own_socket;
 	int ready_pipe[2] = {-1, -1};
 	int option, listen_sock, lock_fd = -1, r;
 	struct sigaction action = {.sa_handler = on_stop_signal};
@@ -249,7 +263,10 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&daemon.watchers_lock, NULL);
 	state_adopt_all(&daemon);
 
-	listen_sock = open_control_socket(socket_path);
+	listen_sock = inherited_socket();
+	own_socket = listen_sock < 0;
+	if (own_socket)
+		listen_sock = open_control_socket(socket_path);
 	if (listen_sock < 0) {
 		log_error("cannot listen on %s: %s", socket_path, strerror(-listen_sock));
 		return 1;
@@ -269,7 +286,8 @@ int main(int argc, char **argv)
 	serve(&daemon, listen_sock);
 
 	close(listen_sock);
-	unlink(socket_path);
+	if (own_socket)
+		unlink(socket_path); /* systemd's socket stays systemd's */
 	disk_release_all(&daemon);
 	pthread_mutex_lock(&daemon.watchers_lock);
 	for (unsigned i = 0; i < daemon.watcher_count; i++)
