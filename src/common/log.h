@@ -11,6 +11,8 @@ enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARNING, LOG_LEVEL_INFO, LOG_LEVEL_D
 /* Program name used as the message prefix ("imdisk: ..."). */
 void log_init(const char *program, enum log_level level);
 void log_set_level(enum log_level level);
+/* Send messages to syslog (the journal) instead of stderr: for a detached daemon. */
+void log_use_syslog(void);
 void log_message(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) log_message(LOG_LEVEL_ERROR, __VA_ARGS__)

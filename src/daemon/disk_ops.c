@@ -17,6 +17,7 @@
 
 #include "backend/backend.h"
 #include "common/fdio.h"
+#include "common/log.h"
 #include "common/size.h"
 #include "daemon/daemon.h"
 #include "image/geometry.h"
@@ -145,7 +146,10 @@ static int create_file_backing(struct disk *disk, int image_fd, uint8_t *boot_se
 				    info->image, end, strerror(r));
 		}
 	}
-	if (flock(image_fd, ((info->flags & IMDISK_SHARED_IMAGE) ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0)
+	/* Readers share an image (two read-only partitions of one disk, say); a writer
+	 * has it alone unless asked to share (-o shared). */
+	if (flock(image_fd, ((info->flags & (IMDISK_SHARED_IMAGE | IMDISK_OPTION_RO)) ? LOCK_SH : LOCK_EX) |
+				    LOCK_NB) < 0)
 		return fail(why, -EBUSY, "image %s is in use by another disk (-o shared shares it)", info->image);
 	*have_boot = pread_full(image_fd, boot_sector, BOOT_SECTOR_SIZE, (off_t)info->image_offset) == 0;
 	disk->backing_fd = image_fd;
@@ -300,7 +304,7 @@ int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_
 		return r;
 	}
 	if (state_save(daemon, disk) < 0)
-		fprintf(stderr, "imdiskd: warning: unit %" PRIu32 " not saved in %s: a restart will not re-adopt it\n",
+		log_warning("unit %" PRIu32 " not saved in %s: a restart will not re-adopt it",
 			disk->info.unit, daemon->state_dir);
 	pthread_mutex_lock(&daemon->table.lock);
 	disk->state = DISK_READY;

@@ -277,8 +277,10 @@ int main(int argc, char **argv)
 		if (null_fd >= 0) {
 			dup2(null_fd, STDIN_FILENO);
 			dup2(null_fd, STDOUT_FILENO);
+			dup2(null_fd, STDERR_FILENO);
 			close(null_fd);
 		}
+		log_use_syslog(); /* detached: nobody reads the stderr we were given */
 		(void)!write(ready_pipe[1], "1", 1);
 		close(ready_pipe[1]);
 	}
