@@ -74,6 +74,69 @@ unit_device() { "$IMDISK" -l -u "$1" --json | sed -n 's/.*"device": *"\([^"]*\)"
 # Fill a file with random bytes.
 random_file() { head -c "$2" /dev/urandom >"$1"; }
 
+# attach ARGS...: imdisk -a -n ARGS...; prints the new disk's unit number.
+attach() { "$IMDISK" -a -n "$@"; }
+
+# expect_eq WANT GOT WHAT: exact string comparison.
+expect_eq() { [ "$1" = "$2" ] || fail "$3: expected '$1', got '$2'"; }
+
+# disk_field UNIT KEY: one value of the disk's `imdisk -l -u UNIT --json` object
+# (KEY may be a dotted path: geometry.cylinders).  Strings print bare; numbers,
+# true, false and null as JSON.  Fails when the key is missing.
+disk_field() {
+	"$IMDISK" -l -u "$1" --json | python3 -c '
+import json, sys
+unit, path = int(sys.argv[1]), sys.argv[2]
+def find(d):
+    if isinstance(d, dict):
+        if d.get("unit") == unit:
+            return d
+        d = list(d.values())
+    if isinstance(d, list):
+        for v in d:
+            r = find(v) if isinstance(v, (dict, list)) else None
+            if r is not None:
+                return r
+    return None
+disk = find(json.load(sys.stdin))
+if disk is None:
+    sys.exit("no unit %d in the JSON" % unit)
+v = disk
+for k in path.split("."):
+    if not isinstance(v, dict) or k not in v:
+        sys.exit("no key %s in %s" % (path, json.dumps(disk)))
+    v = v[k]
+print(v if isinstance(v, str) else json.dumps(v))' "$1" "$2"
+}
+
+# dev_write FILE DEV [SEEK_MIB]: write FILE to DEV (at SEEK_MIB MiB), past the cache.
+dev_write() { dd if="$1" of="$2" bs=1M seek="${3:-0}" oflag=direct conv=fsync,notrunc status=none; }
+
+# dev_read DEV [BYTES]: the device's content (first BYTES) on stdout, past the cache.
+dev_read() {
+	if [ -n "${2:-}" ]; then
+		dd if="$1" bs=1M iflag=direct,count_bytes count="$2" status=none
+	else
+		dd if="$1" bs=1M iflag=direct status=none
+	fi
+}
+
+# loop_backing DEV: the backing file the kernel names for DEV ("" when detached).
+loop_backing() { cat "/sys/block/${1#/dev/}/loop/backing_file" 2>/dev/null || true; }
+
+# wait_detached DEV [PATTERN]: poll (3 s) until DEV no longer has a backing file
+# (matching PATTERN when given: the device may be reused by someone else at once).
+wait_detached() {
+	local b
+	for _ in $(seq 60); do
+		b=$(loop_backing "$1")
+		[ -z "$b" ] && return 0
+		[ -n "${2:-}" ] && ! grep -q -- "$2" <<<"$b" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 _cleanup() {
 	local rc=$?
 	set +e

@@ -33,11 +33,11 @@ for build in "$@"; do
 	build=$(cd "$build" && pwd)
 	echo "== suite on $build"
 	for t in "$build"/tests/unit/test-*; do
-		[ -x "$t" ] || continue
+		[ -f "$t" ] && [ -x "$t" ] || continue
 		run_one "$(basename "$build")/unit/$(basename "$t")" "$t"
 	done
 	for r in "$build"/fuzz/*-replay; do
-		[ -x "$r" ] || continue
+		[ -f "$r" ] && [ -x "$r" ] || continue
 		name=$(basename "$r" -replay)
 		run_one "$(basename "$build")/fuzz/$name" "$r" "fuzz/corpus/$name"
 	done

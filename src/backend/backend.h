@@ -7,13 +7,66 @@
 
 #include "vdisk/vdisk.h"
 
-/* RAM: an anonymous memory file (memfd) of `size` bytes, mapped; trim punches holes
- * so the memory goes back to the system. */
+/* RAM: an anonymous memory file (memfd) of `size` bytes, mapped; trim and zero
+ * punch holes so the memory goes back to the system.  Reads of never-written
+ * ranges allocate nothing.  -EINVAL for size 0. */
 int backend_memory_open(uint64_t size, struct vdisk **out);
+/* The memfd behind a memory disk (still owned by the disk: dup it to keep it),
+ * e.g. to attach it to a loop device.  -EINVAL when disk is not a memory disk. */
+int backend_memory_fd(struct vdisk *disk);
+/* Locks the whole disk in RAM (ImDisk's AWE "never swapped" memory): every page
+ * is allocated now, so a shortage shows here and not on a later write.
+ * -ENOMEM over RLIMIT_MEMLOCK or out of memory, -EPERM without the right. */
+int backend_memory_lock(struct vdisk *disk);
+/* Copies len bytes of image_fd from image_offset to the start of the disk; all-zero
+ * blocks and the image's holes are left as holes, so the copy stays sparse.  Bytes
+ * past the image's end read as zeroes.  -EINVAL when len exceeds the disk. */
+int backend_memory_preload(struct vdisk *disk, int image_fd, uint64_t image_offset, uint64_t len);
 
-/* An open image file or block device; takes ownership of fd.  read_only follows the
- * descriptor's access mode when false is not possible.  Trim punches holes
- * (FALLOC_FL_PUNCH_HOLE), zero uses FALLOC_FL_ZERO_RANGE (or BLKZEROOUT on devices). */
+/* An open image file or block device; takes ownership of fd on success (on failure
+ * the caller still owns it).  The disk is read-only when read_only is true or fd
+ * was opened O_RDONLY.  Trim punches holes (FALLOC_FL_PUNCH_HOLE, BLKDISCARD on
+ * devices), zero uses FALLOC_FL_ZERO_RANGE (BLKZEROOUT on devices). */
 int backend_file_open(int fd, bool read_only, struct vdisk **out);
+
+/* IMDPROXY client: a disk served by devio (or ImDisk's own servers) over a stream:
+ * a TCP or unix-domain socket, a serial line.  Opens one connection for INFO (the
+ * disk's size, read-only and what it supports) and then serves I/O over a pool of
+ * connections.  Server-side failures (a non-zero errorno, a short read, a WRITE
+ * acknowledged with another length) are -EIO; so is a server that vanished or went
+ * silent for timeout_ms.  With a connect callback, such a request is retried on a
+ * new connection (reads and writes at fixed offsets are idempotent), so no write
+ * the server did not acknowledge is taken for done and none is lost. */
+
+/* Opens a new connected stream to the server (blocking; it should bound its own
+ * time, e.g. a TCP connect timeout) and returns the descriptor or a negative errno.
+ * Called from I/O threads, one call at a time. */
+typedef int (*backend_proxy_connect_fn)(void *opaque);
+
+struct backend_proxy_options {
+	int fd;                           /* a connected stream, or -1: call connect */
+	backend_proxy_connect_fn connect; /* NULL: no reconnect, one connection */
+	void *connect_opaque;
+	/* Instead of a stream: the shared-memory section NAME of a local server
+	 * (devio shm:NAME; docs/imdproxy-shm.md).  One client at a time (-EBUSY
+	 * while another holds it); a restarted server is attached again. */
+	const char *shm_name;
+	unsigned int max_connections;     /* 0: 4 with connect, else 1 */
+	/* A silent server fails a request after this long (0: 30000); with
+	 * reconnection, reconnecting may take as long again before -EIO. */
+	unsigned int timeout_ms;
+	uint32_t max_transfer;            /* bytes per request; 0: 1 MiB (at most a
+					     server's buffer: devio --buffer-size) */
+	bool read_only;                   /* also when INFO says RO */
+};
+
+/* On success the disk owns options->fd; on failure the caller still does.  Fails
+ * with -EBADMSG for an INFO reply ImDisk would refuse (req_alignment outside
+ * 1..512), -EINVAL for a disk of 65536 bytes or less, -EIO when the server does
+ * not answer. */
+int backend_proxy_open(const struct backend_proxy_options *options, struct vdisk **out);
+/* False once a request met a dead or silent server (until one succeeds again after
+ * a reconnect); false for a disk that is not a proxy disk. */
+bool backend_proxy_connected(struct vdisk *disk);
 
 #endif

@@ -9,5 +9,6 @@ int attach(const struct cli_options *o);  /* -a */
 int detach(const struct cli_options *o);  /* -d, -D, -R */
 int list(const struct cli_options *o);    /* -l */
 int edit(const struct cli_options *o);    /* -e */
+int watch(const struct cli_options *o);   /* --watch */
 
 #endif

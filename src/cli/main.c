@@ -45,6 +45,9 @@ int main(int argc, char **argv)
 	case ACTION_EDIT:
 		err = edit(&o);
 		break;
+	case ACTION_WATCH:
+		err = watch(&o);
+		break;
 	default:
 		return CLI_EXIT_USAGE;
 	}

@@ -51,6 +51,7 @@ static const struct {
 #define SWITCHES_EMERGENCY (SW_UNIT | SW_MOUNT | SW_SOCKET)
 #define SWITCHES_LIST (SW_UNIT | SW_MOUNT | SW_NUMERIC | SW_JSON | SW_SOCKET)
 #define SWITCHES_EDIT (SW_UNIT | SW_MOUNT | SW_SIZE | SW_OPTIONS | SW_SOCKET)
+#define SWITCHES_WATCH (SW_SOCKET)
 
 static const struct {
 	const char *name;
@@ -78,6 +79,7 @@ enum long_only {
 	OPT_TRANSPORT,
 	OPT_HELP,
 	OPT_VERSION,
+	OPT_WATCH,
 };
 
 static const struct option long_options[] = {
@@ -106,6 +108,7 @@ static const struct option long_options[] = {
 	{"transport", required_argument, NULL, OPT_TRANSPORT},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
+	{"watch", no_argument, NULL, OPT_WATCH},
 	{NULL, 0, NULL, 0},
 };
 
@@ -146,6 +149,8 @@ static const char *action_switch(const struct cli_options *o)
 		return "-l";
 	case ACTION_EDIT:
 		return "-e";
+	case ACTION_WATCH:
+		return "--watch";
 	default:
 		return "?";
 	}
@@ -403,6 +408,9 @@ static int check_combination(struct cli_options *o, uint32_t seen)
 	case ACTION_EDIT:
 		allowed = SWITCHES_EDIT;
 		break;
+	case ACTION_WATCH:
+		allowed = SWITCHES_WATCH;
+		break;
 	default:
 		return fail_plain(STEP_USAGE, -EINVAL, "no action: give -a, -d, -D, -R, -l or -e");
 	}
@@ -544,6 +552,8 @@ static int parse_switch(int c, const char *arg, struct cli_options *o, uint32_t 
 	case OPT_TRANSPORT:
 		*seen |= SW_TRANSPORT;
 		return parse_transport(arg, &o->transport);
+	case OPT_WATCH:
+		return set_action(o, ACTION_WATCH, IMDISK_REMOVE_NORMAL, "--watch");
 	}
 	return fail_plain(STEP_USAGE, -EINVAL, "unknown switch");
 }

@@ -16,6 +16,7 @@ enum cli_action {
 	ACTION_DETACH,  /* -d, -D, -R (remove_mode says which) */
 	ACTION_LIST,    /* -l */
 	ACTION_EDIT,    /* -e */
+	ACTION_WATCH,   /* --watch */
 	ACTION_HELP,    /* --help */
 	ACTION_VERSION, /* --version */
 };

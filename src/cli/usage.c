@@ -54,6 +54,7 @@ static const char details[] =
 	"      --socket PATH       imdiskd's control socket (default $IMDISK_SOCKET,\n"
 	"                          else /run/imdisk/control)\n"
 	"      --transport loop|fuse  how the kernel sees a new disk (default: automatic)\n"
+	"      --watch             print change events (create, remove, flags, grow)\n"
 	"      --help, --version\n"
 	"\n"
 	"Exit status:\n"

@@ -18,7 +18,8 @@ struct partition {
 };
 
 /* Reads `len` bytes at `offset` of the image into buf; returns 0 or negative errno.
- * Short reads past the end of the image are errors (-EIO). */
+ * Short reads past the end of the image are errors (-EIO).  The parser only asks
+ * for ranges inside [0, image_size). */
 typedef int (*partition_read_fn)(void *context, void *buf, size_t len, uint64_t offset);
 
 struct partition_table {
@@ -28,9 +29,21 @@ struct partition_table {
 };
 
 /* Parse the table of an image of `image_size` bytes with `sector_size`-byte sectors
- * (512 for MBR images).  A protective MBR (type 0xEE) means GPT.  Returns 0 (kind NONE
- * when there is no valid table), or -EBADMSG for a corrupt table: entries past the
- * end of the image, overlapping or looping EBR chains, bad GPT header CRC. */
+ * (512, 1024, 2048 or 4096; LBAs in the tables count these sectors).
+ *
+ * MBR: 0x55AA at byte 510 and the low 7 bits of every boot flag zero.  Primaries
+ * with a non-zero type are numbered in table order; an extended entry (0x05, 0x0F,
+ * 0x85) is not numbered itself, its logical partitions are, at the place of the
+ * extended entry.  A valid MBR whose four entries are all empty is reported as
+ * NONE: it cannot be told from a FAT boot sector with no table.
+ * GPT: a protective entry (0xEE) in the MBR; the header at LBA 1 and its entry array
+ * must pass their CRC32s (the backup header is not consulted).
+ *
+ * Returns 0 (kind NONE when there is no table), -EINVAL for a bad sector size,
+ * -EBADMSG for a corrupt table (a partition past the end of the image or outside
+ * its extended partition, overlapping partitions, an EBR chain that loops or is
+ * longer than PARTITION_MAX, a bad GPT header or CRC), -E2BIG for a GPT with more
+ * than PARTITION_MAX used entries, -ENOMEM, or what `read` returned. */
 int partition_table_read(partition_read_fn read, void *context, uint64_t image_size,
 			 uint32_t sector_size, struct partition_table *table);
 

@@ -1,5 +1,6 @@
 /* Layers: a vdisk on top of another vdisk (like nbdkit's filters).  Each takes
- * ownership of `lower` (closing the layer closes it). */
+ * ownership of `lower` on success (closing the layer closes it); on failure the
+ * caller still owns it.  Flags follow the lower disk's. */
 #ifndef IMDISK_LAYER_LAYER_H
 #define IMDISK_LAYER_LAYER_H
 

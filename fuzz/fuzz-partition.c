@@ -1,0 +1,98 @@
+/* libFuzzer harness: the input is a whole disk image.  The partition parser must
+ * accept or refuse any image without reading outside it, and every partition it
+ * accepts must lie inside the image and be numbered 1, 2, ... in order.
+ *
+ * A mutated GPT almost never keeps its two CRCs right, which would leave the
+ * entry parsing unexplored; so each input is parsed twice: as it is, and as a
+ * copy whose GPT CRCs (if it has a GPT header at LBA 1) are made right first. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/crc32.h"
+#include "common/endian.h"
+#include "image/partition.h"
+
+#define SECTOR 512
+
+struct image {
+	const uint8_t *data;
+	size_t size;
+};
+
+static int image_read(void *context, void *buf, size_t len, uint64_t offset)
+{
+	const struct image *img = context;
+
+	/* The parser promises to stay inside the image: a read outside is a bug. */
+	if (offset > img->size || len > img->size - offset)
+		abort();
+	memcpy(buf, img->data + offset, len);
+	return 0;
+}
+
+/* Recompute the entry array CRC and the header CRC of the GPT header at LBA 1,
+ * where the fields that locate them allow it. */
+static void seal_gpt(uint8_t *image, size_t size)
+{
+	uint8_t *header = image + SECTOR;
+	uint32_t header_size;
+	uint64_t array_lba, array_bytes;
+
+	if (size < 2 * SECTOR || memcmp(header, "EFI PART", 8) != 0)
+		return;
+	header_size = get_le32(header + 12);
+	array_lba = get_le64(header + 72);
+	array_bytes = (uint64_t)get_le32(header + 80) * get_le32(header + 84);
+	if (array_lba >= 2 && array_lba < size / SECTOR && array_bytes <= size - array_lba * SECTOR)
+		put_le32(header + 88, crc32_update(0, image + array_lba * SECTOR, (size_t)array_bytes));
+	if (header_size >= 20 && header_size <= SECTOR) {
+		put_le32(header + 16, 0);
+		put_le32(header + 16, crc32_update(0, header, header_size));
+	}
+}
+
+static void parse_and_check(const uint8_t *data, size_t size)
+{
+	static struct partition_table table;
+	struct image img = {data, size};
+	struct partition part;
+
+	if (partition_table_read(image_read, &img, size, 512, &table) != 0) {
+		if (table.count != 0 || table.kind != PARTITION_TABLE_NONE)
+			abort();
+		return;
+	}
+	if (table.count > PARTITION_MAX || (table.kind == PARTITION_TABLE_NONE && table.count))
+		abort();
+	for (uint32_t i = 0; i < table.count; i++) {
+		const struct partition *p = &table.entries[i];
+		if (p->number != i + 1 || p->size == 0 || p->offset % 512 || p->size % 512 ||
+		    p->offset > size || p->size > size - p->offset)
+			abort();
+	}
+	for (uint32_t number = 1; number <= 9; number++) {
+		int r = partition_find(&table, number, &part);
+		if ((r == 0) != (number <= table.count))
+			abort();
+		if (r == 0 && part.number != number)
+			abort();
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint8_t *sealed;
+
+	parse_and_check(data, size);
+	if (size < 2 * SECTOR || memcmp(data + SECTOR, "EFI PART", 8) != 0)
+		return 0;
+	sealed = malloc(size);
+	if (!sealed)
+		return 0;
+	memcpy(sealed, data, size);
+	seal_gpt(sealed, size);
+	parse_and_check(sealed, size);
+	free(sealed);
+	return 0;
+}

@@ -1,0 +1,1015 @@
+/* IMDPROXY client: a disk whose bytes live in a server (devio) at the other end of
+ * a stream or of a shared-memory section.
+ *
+ * Requests go out over a pool of connections: with a connect callback and a server
+ * that takes more than one client, up to max_connections requests run at once;
+ * otherwise one connection serves them in turn.  Descriptors are non-blocking and
+ * every wait is a poll() bounded by timeout_ms, so a silent server costs at most
+ * that much per request instead of hanging the disk.
+ *
+ * Three outcomes of an exchange: done (maybe with a server-side error, the stream
+ * still in step), broken (the stream failed: closed, reset, silent) and corrupt
+ * (the server broke the protocol).  Broken requests are retried on a fresh
+ * connection while the reconnect window lasts (timeout_ms from the first failure,
+ * reset by the next success); corrupt ones fail at once, as they do in ImDisk
+ * ("a fatal device error").
+ *
+ * Two transports under one request layer: a byte stream (send, receive), and
+ * shared memory (request header at 0, data at 4096, a semaphore each way; see
+ * docs/imdproxy-shm.md), where "receive" is a copy out of the section.
+ */
+#include "backend/backend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/endian.h"
+#include "protocol/imdproxy.h"
+
+#define PROXY_DEFAULT_CONNECTIONS 4u
+#define PROXY_DEFAULT_TIMEOUT_MS 30000u
+#define PROXY_DEFAULT_TRANSFER (1u << 20)
+/* ImDisk refuses smaller proxy disks. */
+#define PROXY_MIN_SIZE 65536u
+/* A second connection to a server that serves one client at a time is accepted by
+ * the kernel's backlog and then never answered: give up on it after this long. */
+#define PROXY_PROBE_TIMEOUT_MS 2000u
+#define PROXY_BACKOFF_MIN_MS 20u
+#define PROXY_BACKOFF_MAX_MS 500u
+/* How often a client waiting on a shared-memory server checks that it lives. */
+#define PROXY_SHM_CHECK_MS 50u
+#define PROXY_SHM_NAME_MAX 200
+
+enum exchange_state {
+	EXCHANGE_OK,      /* the stream is in step (the reply may still carry an error) */
+	EXCHANGE_BROKEN,  /* the stream failed: retry elsewhere */
+	EXCHANGE_CORRUPT, /* the server broke the protocol: give up */
+};
+
+struct proxy_conn {
+	int fd;         /* the stream or the shared-memory object; -1: closed */
+	bool busy;      /* in use by one request (or being connected) */
+	bool is_socket; /* send with MSG_NOSIGNAL: a closed peer must not raise SIGPIPE */
+	/* Shared memory. */
+	uint8_t *map;
+	size_t map_size;
+	size_t data_size; /* the largest transfer */
+	sem_t *request_sem;
+	sem_t *response_sem;
+	uint64_t seq;     /* number of the last request sent */
+	uint64_t server_pid;
+};
+
+struct proxy_request {
+	uint64_t code;
+	uint8_t *read_buf;
+	const uint8_t *write_buf;
+	size_t len;      /* READ, WRITE: bytes not yet done */
+	uint64_t offset;
+	uint64_t range_len; /* UNMAP, ZERO */
+};
+
+struct proxy_disk {
+	struct vdisk disk;
+	backend_proxy_connect_fn connect;
+	void *connect_opaque;
+	bool shm;
+	bool can_reconnect; /* a callback, or a section to attach again */
+	char shm_name[PROXY_SHM_NAME_MAX + 2];
+	char shm_request_name[PROXY_SHM_NAME_MAX + 16];
+	char shm_response_name[PROXY_SHM_NAME_MAX + 16];
+	int timeout_ms;
+	size_t max_transfer;
+	struct imdproxy_info info; /* from the first INFO; reconnections must match it */
+
+	pthread_mutex_t lock; /* everything below */
+	pthread_cond_t changed; /* a connection went idle, closed or came up */
+	struct proxy_conn *conns;
+	unsigned int max_conns;
+	unsigned int open_conns; /* open or being connected */
+	bool connecting;         /* one connect at a time */
+	bool can_grow;           /* the server may take another connection */
+	bool lost;               /* a request met a dead server; reconnect window open */
+	struct timespec reconnect_deadline;
+
+	atomic_bool connected;
+};
+
+static const struct vdisk_ops proxy_ops;
+
+static struct proxy_disk *to_proxy(struct vdisk *disk)
+{
+	return (struct proxy_disk *)disk;
+}
+
+static struct timespec deadline_after(int ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+/* Milliseconds left until t (0 when past). */
+static int ms_until(const struct timespec *t)
+{
+	struct timespec now;
+	int64_t ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (int64_t)(t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000;
+	if (ms <= 0)
+		return 0;
+	return ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec t = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&t, &t) < 0 && errno == EINTR)
+		;
+}
+
+/* Waits until fd is ready for events; -ETIMEDOUT after timeout_ms of silence. */
+static int wait_ready(int fd, short events, int timeout_ms)
+{
+	struct timespec deadline = deadline_after(timeout_ms);
+	struct pollfd pfd = { .fd = fd, .events = events };
+
+	for (;;) {
+		int n = poll(&pfd, 1, ms_until(&deadline));
+		if (n > 0)
+			return 0; /* ready, or POLLHUP/POLLERR: the next call says which */
+		if (n == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+/* Sends all of iov; each wait for room is bounded by timeout_ms. */
+static int send_all(const struct proxy_conn *conn, struct iovec *iov, int iovcnt, int timeout_ms)
+{
+	while (iovcnt > 0) {
+		ssize_t n;
+
+		if (conn->is_socket) {
+			struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)iovcnt };
+			n = sendmsg(conn->fd, &msg, MSG_NOSIGNAL);
+		} else {
+			n = writev(conn->fd, iov, iovcnt);
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			int r = wait_ready(conn->fd, POLLOUT, timeout_ms);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
+			n -= (ssize_t)iov->iov_len;
+			iov++;
+			iovcnt--;
+		}
+		if (iovcnt > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+/* Receives exactly len bytes; -EPIPE when the server closed the stream. */
+static int recv_all(const struct proxy_conn *conn, void *buf, size_t len, int timeout_ms)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = read(conn->fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			int r = wait_ready(conn->fd, POLLIN, timeout_ms);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EPIPE;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Gets a stream ready for the pool: non-blocking, no Nagle delay on TCP. */
+static int stream_setup(struct proxy_conn *conn, int fd)
+{
+	struct stat st;
+	int flags = fcntl(fd, F_GETFL);
+	int one = 1;
+
+	if (flags < 0 || fstat(fd, &st) < 0)
+		return -errno;
+	if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return -errno;
+	conn->fd = fd;
+	conn->is_socket = S_ISSOCK(st.st_mode);
+	if (conn->is_socket)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* fails on unix: fine */
+	return 0;
+}
+
+/* Shared memory.  The section's control block (far past any header) carries the
+ * number of the last request and the server's copy of it in the reply; byte-range
+ * locks on the object say who is there. */
+
+static bool shm_byte_locked(int fd, off_t byte)
+{
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+
+	if (fcntl(fd, F_OFD_GETLK, &lock) < 0)
+		return false;
+	return lock.l_type != F_UNLCK;
+}
+
+/* The server that answered INFO is still there: its lock is held and no other
+ * server has set the section up again since. */
+static bool shm_server_alive(const struct proxy_conn *conn)
+{
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return shm_byte_locked(conn->fd, IMDPROXY_SHM_SERVER_LOCK_BYTE) &&
+	       get_le64(conn->map + IMDPROXY_SHM_SERVER_PID_OFFSET) == conn->server_pid;
+}
+
+static void shm_detach(struct proxy_conn *conn)
+{
+	if (conn->request_sem)
+		sem_close(conn->request_sem);
+	if (conn->response_sem)
+		sem_close(conn->response_sem);
+	if (conn->map)
+		munmap(conn->map, conn->map_size);
+	/* Closing the object drops the client lock with it. */
+	if (conn->fd >= 0)
+		close(conn->fd);
+	conn->request_sem = NULL;
+	conn->response_sem = NULL;
+	conn->map = NULL;
+	conn->fd = -1;
+}
+
+static int shm_attach(struct proxy_disk *proxy, struct proxy_conn *conn)
+{
+	struct flock client_lock = {
+		.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = IMDPROXY_SHM_CLIENT_LOCK_BYTE, .l_len = 1,
+	};
+	uint8_t control[IMDPROXY_SHM_HEADER_AREA];
+	struct stat st;
+	uint64_t data_size;
+	int r;
+
+	conn->fd = shm_open(proxy->shm_name, O_RDWR | O_CLOEXEC, 0);
+	if (conn->fd < 0)
+		return errno == ENOENT ? -ECONNREFUSED : -errno;
+	if (fcntl(conn->fd, F_OFD_SETLK, &client_lock) < 0) {
+		r = errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
+		goto fail;
+	}
+	/* A section without its server (it died, or is still setting up). */
+	r = -ECONNREFUSED;
+	if (!shm_byte_locked(conn->fd, IMDPROXY_SHM_SERVER_LOCK_BYTE))
+		goto fail;
+	if (fstat(conn->fd, &st) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	/* Too small for the control block: not set up (yet). */
+	if (pread(conn->fd, control, sizeof(control), 0) != (ssize_t)sizeof(control))
+		goto fail;
+	if (memcmp(control + IMDPROXY_SHM_MAGIC_OFFSET, IMDPROXY_SHM_MAGIC, 8) != 0)
+		goto fail;
+	data_size = get_le64(control + IMDPROXY_SHM_DATA_SIZE_OFFSET);
+	r = -EBADMSG;
+	if (data_size < 512 || data_size > SIZE_MAX - IMDPROXY_SHM_HEADER_AREA ||
+	    (uint64_t)st.st_size < data_size + IMDPROXY_SHM_HEADER_AREA)
+		goto fail;
+	conn->data_size = (size_t)data_size;
+	conn->map_size = conn->data_size + IMDPROXY_SHM_HEADER_AREA;
+	conn->map = mmap(NULL, conn->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, conn->fd, 0);
+	if (conn->map == MAP_FAILED) {
+		conn->map = NULL;
+		r = -errno;
+		goto fail;
+	}
+	conn->request_sem = sem_open(proxy->shm_request_name, 0);
+	if (conn->request_sem == SEM_FAILED) {
+		conn->request_sem = NULL;
+		r = -errno;
+		goto fail;
+	}
+	conn->response_sem = sem_open(proxy->shm_response_name, 0);
+	if (conn->response_sem == SEM_FAILED) {
+		conn->response_sem = NULL;
+		r = -errno;
+		goto fail;
+	}
+	conn->seq = get_le64(conn->map + IMDPROXY_SHM_REQUEST_SEQ_OFFSET);
+	conn->server_pid = get_le64(conn->map + IMDPROXY_SHM_SERVER_PID_OFFSET);
+	return 0;
+
+fail:
+	shm_detach(conn);
+	return r;
+}
+
+/* Waits for the server's reply to request number seq (earlier posts, for requests
+ * given up on, are skipped by their number). */
+static int shm_wait_reply(const struct proxy_conn *conn, bool by_semaphore, int timeout_ms)
+{
+	struct timespec deadline = deadline_after(timeout_ms);
+
+	for (;;) {
+		int left = ms_until(&deadline);
+		int slice = left < (int)PROXY_SHM_CHECK_MS ? left : (int)PROXY_SHM_CHECK_MS;
+
+		if (by_semaphore) {
+			struct timespec until = deadline_after(slice);
+			if (sem_clockwait(conn->response_sem, CLOCK_MONOTONIC, &until) < 0 &&
+			    errno != ETIMEDOUT && errno != EINTR)
+				return -errno;
+		} else {
+			sleep_ms(slice < 1 ? 1 : (unsigned int)(slice < 5 ? slice : 5));
+		}
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (get_le64(conn->map + IMDPROXY_SHM_REPLY_SEQ_OFFSET) == conn->seq)
+			return 0;
+		if (!shm_server_alive(conn))
+			return -EPIPE;
+		if (left == 0)
+			return -ETIMEDOUT;
+	}
+}
+
+static int shm_send(struct proxy_conn *conn, const void *header, size_t header_len, const void *data,
+		    size_t data_len, int timeout_ms)
+{
+	int r;
+
+	if (header_len > IMDPROXY_SHM_MAGIC_OFFSET || data_len > conn->data_size)
+		return -EMSGSIZE;
+	/* The server must be done with the section (a request given up on may
+	 * still be running) before it is written again. */
+	if (get_le64(conn->map + IMDPROXY_SHM_REPLY_SEQ_OFFSET) != conn->seq) {
+		r = shm_wait_reply(conn, false, timeout_ms);
+		if (r < 0)
+			return r;
+	}
+	if (!shm_server_alive(conn))
+		return -EPIPE;
+	memcpy(conn->map, header, header_len);
+	if (data_len)
+		memcpy(conn->map + IMDPROXY_SHM_HEADER_AREA, data, data_len);
+	conn->seq++;
+	put_le64(conn->map + IMDPROXY_SHM_REQUEST_SEQ_OFFSET, conn->seq);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	if (sem_post(conn->request_sem) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The transport: a request header and its data out, a reply header and its data in. */
+
+static int conn_send(const struct proxy_disk *proxy, struct proxy_conn *conn, const void *header,
+		     size_t header_len, const void *data, size_t data_len, int timeout_ms)
+{
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)header, .iov_len = header_len },
+		{ .iov_base = (void *)data, .iov_len = data_len },
+	};
+
+	if (proxy->shm)
+		return shm_send(conn, header, header_len, data, data_len, timeout_ms);
+	return send_all(conn, iov, data_len ? 2 : 1, timeout_ms);
+}
+
+static int conn_recv_header(const struct proxy_disk *proxy, struct proxy_conn *conn, void *buf,
+			    size_t len, int timeout_ms)
+{
+	int r;
+
+	if (!proxy->shm)
+		return recv_all(conn, buf, len, timeout_ms);
+	r = shm_wait_reply(conn, true, timeout_ms);
+	if (r == 0)
+		memcpy(buf, conn->map, len);
+	return r;
+}
+
+/* Reply data: len was checked against the request, which fit the section. */
+static int conn_recv_data(const struct proxy_disk *proxy, struct proxy_conn *conn, void *buf,
+			  size_t len, int timeout_ms)
+{
+	if (!proxy->shm)
+		return recv_all(conn, buf, len, timeout_ms);
+	memcpy(buf, conn->map + IMDPROXY_SHM_HEADER_AREA, len);
+	return 0;
+}
+
+/* The largest READ or WRITE one request may carry on this connection. */
+static size_t conn_max_transfer(const struct proxy_disk *proxy, const struct proxy_conn *conn)
+{
+	if (proxy->shm && conn->data_size < proxy->max_transfer)
+		return conn->data_size;
+	return proxy->max_transfer;
+}
+
+/* Ends a connection: CLOSE first when asked to (a session that ends well; over a
+ * stream it is not waited for, as it has no reply). */
+static void conn_shut(const struct proxy_disk *proxy, struct proxy_conn *conn, bool polite)
+{
+	if (polite) {
+		uint8_t request[IMDPROXY_CLOSE_REQUEST_SIZE];
+
+		imdproxy_encode_close_request(request);
+		conn_send(proxy, conn, request, sizeof(request), NULL, 0, 0);
+	}
+	if (proxy->shm) {
+		shm_detach(conn);
+		return;
+	}
+	close(conn->fd);
+	conn->fd = -1;
+}
+
+static int exchange_info(const struct proxy_disk *proxy, struct proxy_conn *conn,
+			 struct imdproxy_info *info, int timeout_ms)
+{
+	uint8_t request[IMDPROXY_INFO_REQUEST_SIZE];
+	uint8_t reply_buf[IMDPROXY_INFO_REPLY_SIZE];
+	struct imdproxy_reply reply;
+	uint64_t payload;
+	int r;
+
+	imdproxy_encode_info_request(request);
+	r = conn_send(proxy, conn, request, sizeof(request), NULL, 0, timeout_ms);
+	if (r == 0)
+		r = conn_recv_header(proxy, conn, reply_buf, sizeof(reply_buf), timeout_ms);
+	if (r < 0)
+		return r;
+	r = imdproxy_decode_reply(IMDPROXY_REQ_INFO, reply_buf, sizeof(reply_buf), NULL, &reply, &payload);
+	if (r < 0)
+		return r;
+	*info = reply.info;
+	return 0;
+}
+
+/* What ImDisk accepts of an INFO reply. */
+static int info_check(const struct imdproxy_info *info)
+{
+	int r = imdproxy_info_check(info);
+
+	if (r < 0)
+		return r;
+	if (info->file_size <= PROXY_MIN_SIZE || info->file_size > INT64_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+#define INFO_FLAGS_THAT_MATTER \
+	(IMDPROXY_FLAG_RO | IMDPROXY_FLAG_SUPPORTS_UNMAP | IMDPROXY_FLAG_SUPPORTS_ZERO)
+
+/* A new connection (through the callback, or attaching the section again),
+ * checked to reach the same disk. */
+static int conn_open(struct proxy_disk *proxy, struct proxy_conn *conn, int timeout_ms)
+{
+	struct imdproxy_info info;
+	int r;
+
+	if (proxy->shm) {
+		r = shm_attach(proxy, conn);
+	} else {
+		int fd = proxy->connect(proxy->connect_opaque);
+		if (fd < 0)
+			return fd;
+		r = stream_setup(conn, fd);
+		if (r < 0)
+			close(fd);
+	}
+	if (r < 0)
+		return r;
+	r = exchange_info(proxy, conn, &info, timeout_ms);
+	if (r == 0 && (info.file_size != proxy->info.file_size ||
+		       (info.flags & INFO_FLAGS_THAT_MATTER) != (proxy->info.flags & INFO_FLAGS_THAT_MATTER)))
+		r = -ESTALE; /* the server now serves something else */
+	if (r < 0)
+		conn_shut(proxy, conn, false);
+	return r;
+}
+
+static void conn_close(struct proxy_disk *proxy, struct proxy_conn *conn)
+{
+	conn_shut(proxy, conn, false);
+	proxy->open_conns--;
+}
+
+/* Takes a connection for one request: an idle one, a new one, or the next to be
+ * released.  -EIO when there is none and no way to get one. */
+static int conn_acquire(struct proxy_disk *proxy, struct proxy_conn **out)
+{
+	unsigned int backoff_ms = PROXY_BACKOFF_MIN_MS;
+
+	pthread_mutex_lock(&proxy->lock);
+	for (;;) {
+		struct proxy_conn *free_slot = NULL;
+
+		for (unsigned int i = 0; i < proxy->max_conns; i++) {
+			struct proxy_conn *conn = &proxy->conns[i];
+			if (conn->fd >= 0 && !conn->busy) {
+				conn->busy = true;
+				pthread_mutex_unlock(&proxy->lock);
+				*out = conn;
+				return 0;
+			}
+			if (conn->fd < 0 && !conn->busy && !free_slot)
+				free_slot = conn;
+		}
+		if (proxy->can_reconnect && !proxy->connecting && free_slot &&
+		    (proxy->open_conns == 0 || proxy->can_grow)) {
+			bool reconnect = proxy->open_conns == 0;
+			int timeout = reconnect ? proxy->timeout_ms :
+				(proxy->timeout_ms < (int)PROXY_PROBE_TIMEOUT_MS ? proxy->timeout_ms :
+				 (int)PROXY_PROBE_TIMEOUT_MS);
+			int r;
+
+			free_slot->busy = true;
+			proxy->connecting = true;
+			proxy->open_conns++;
+			pthread_mutex_unlock(&proxy->lock);
+			r = conn_open(proxy, free_slot, timeout);
+			pthread_mutex_lock(&proxy->lock);
+			proxy->connecting = false;
+			pthread_cond_broadcast(&proxy->changed);
+			if (r == 0) {
+				pthread_mutex_unlock(&proxy->lock);
+				*out = free_slot;
+				return 0;
+			}
+			free_slot->busy = false;
+			proxy->open_conns--;
+			if (!reconnect) {
+				/* One client at a time: live with the connections we have. */
+				proxy->can_grow = false;
+				continue;
+			}
+			if (!proxy->lost || ms_until(&proxy->reconnect_deadline) == 0) {
+				pthread_mutex_unlock(&proxy->lock);
+				return -EIO;
+			}
+			pthread_mutex_unlock(&proxy->lock);
+			sleep_ms(backoff_ms);
+			backoff_ms = backoff_ms * 2 < PROXY_BACKOFF_MAX_MS ? backoff_ms * 2 : PROXY_BACKOFF_MAX_MS;
+			pthread_mutex_lock(&proxy->lock);
+			continue;
+		}
+		if (proxy->open_conns == 0 && !proxy->connecting) {
+			pthread_mutex_unlock(&proxy->lock);
+			return -EIO; /* gone, and no way to call it back */
+		}
+		/* Every connection is busy: whoever holds one gives it back within
+		 * its own timeout. */
+		pthread_cond_wait(&proxy->changed, &proxy->lock);
+	}
+}
+
+static void conn_release(struct proxy_disk *proxy, struct proxy_conn *conn, enum exchange_state state)
+{
+	pthread_mutex_lock(&proxy->lock);
+	if (state != EXCHANGE_OK) {
+		conn_close(proxy, conn);
+		if (state == EXCHANGE_BROKEN) {
+			/* The idle ones went to the same server and are most likely
+			 * dead too: trying each would cost a timeout apiece. */
+			for (unsigned int i = 0; i < proxy->max_conns; i++) {
+				struct proxy_conn *other = &proxy->conns[i];
+				if (other->fd >= 0 && !other->busy)
+					conn_close(proxy, other);
+			}
+			if (!proxy->lost) {
+				proxy->lost = true;
+				proxy->reconnect_deadline = deadline_after(proxy->timeout_ms);
+			}
+		}
+		atomic_store(&proxy->connected, false);
+	}
+	conn->busy = false;
+	pthread_cond_broadcast(&proxy->changed);
+	pthread_mutex_unlock(&proxy->lock);
+}
+
+static enum exchange_state transport_failed(int *result)
+{
+	*result = -EIO;
+	return EXCHANGE_BROKEN;
+}
+
+/* READ: the server may answer with less than asked (ask again for the rest); a
+ * reply of length 0 ends the read, and a longer one breaks the protocol. */
+static enum exchange_state exchange_read(struct proxy_disk *proxy, struct proxy_conn *conn,
+					 struct proxy_request *req, int *result)
+{
+	size_t max_transfer = conn_max_transfer(proxy, conn);
+
+	while (req->len) {
+		size_t chunk = req->len < max_transfer ? req->len : max_transfer;
+		struct imdproxy_request sent = { .code = IMDPROXY_REQ_READ, .offset = req->offset, .length = chunk };
+		uint8_t request[IMDPROXY_READ_REQUEST_SIZE];
+		uint8_t reply_buf[IMDPROXY_READ_REPLY_SIZE];
+		struct imdproxy_reply reply;
+		uint64_t payload;
+		int r;
+
+		imdproxy_encode_read_request(request, req->offset, chunk);
+		if (conn_send(proxy, conn, request, sizeof(request), NULL, 0, proxy->timeout_ms) < 0 ||
+		    conn_recv_header(proxy, conn, reply_buf, sizeof(reply_buf), proxy->timeout_ms) < 0)
+			return transport_failed(result);
+		r = imdproxy_decode_reply(IMDPROXY_REQ_READ, reply_buf, sizeof(reply_buf), &sent, &reply, &payload);
+		if (r < 0) {
+			*result = -EIO;
+			return EXCHANGE_CORRUPT;
+		}
+		/* Data that comes with an error is read too, to stay in step. */
+		if (payload && conn_recv_data(proxy, conn, req->read_buf, (size_t)payload, proxy->timeout_ms) < 0)
+			return transport_failed(result);
+		if (reply.errorno || payload == 0) {
+			*result = -EIO;
+			return EXCHANGE_OK;
+		}
+		req->read_buf += payload;
+		req->offset += payload;
+		req->len -= (size_t)payload;
+	}
+	*result = 0;
+	return EXCHANGE_OK;
+}
+
+/* WRITE: the server must acknowledge exactly the length sent. */
+static enum exchange_state exchange_write(struct proxy_disk *proxy, struct proxy_conn *conn,
+					  struct proxy_request *req, int *result)
+{
+	size_t max_transfer = conn_max_transfer(proxy, conn);
+
+	while (req->len) {
+		size_t chunk = req->len < max_transfer ? req->len : max_transfer;
+		uint8_t request[IMDPROXY_WRITE_REQUEST_SIZE];
+		uint8_t reply_buf[IMDPROXY_WRITE_REPLY_SIZE];
+		struct imdproxy_reply reply;
+		uint64_t payload;
+		int r;
+
+		imdproxy_encode_write_request(request, req->offset, chunk);
+		if (conn_send(proxy, conn, request, sizeof(request), req->write_buf, chunk, proxy->timeout_ms) < 0 ||
+		    conn_recv_header(proxy, conn, reply_buf, sizeof(reply_buf), proxy->timeout_ms) < 0)
+			return transport_failed(result);
+		r = imdproxy_decode_reply(IMDPROXY_REQ_WRITE, reply_buf, sizeof(reply_buf), NULL, &reply, &payload);
+		if (r < 0) {
+			*result = -EIO;
+			return EXCHANGE_CORRUPT;
+		}
+		if (reply.errorno || reply.length != chunk) {
+			*result = -EIO;
+			return EXCHANGE_OK;
+		}
+		req->write_buf += chunk;
+		req->offset += chunk;
+		req->len -= chunk;
+	}
+	*result = 0;
+	return EXCHANGE_OK;
+}
+
+/* UNMAP and ZERO: one range each. */
+static enum exchange_state exchange_range(struct proxy_disk *proxy, struct proxy_conn *conn,
+					  struct proxy_request *req, int *result)
+{
+	uint8_t request[IMDPROXY_RANGE_REQUEST_SIZE];
+	uint8_t range[IMDPROXY_RANGE_ENTRY_SIZE];
+	uint8_t reply_buf[IMDPROXY_RANGE_REPLY_SIZE];
+	struct imdproxy_reply reply;
+	uint64_t payload;
+
+	/* The range is the request's data (at 4096 in a shared-memory section). */
+	imdproxy_encode_range_request(request, req->code, sizeof(range));
+	imdproxy_encode_range(range, req->offset, req->range_len);
+	if (conn_send(proxy, conn, request, sizeof(request), range, sizeof(range), proxy->timeout_ms) < 0 ||
+	    conn_recv_header(proxy, conn, reply_buf, sizeof(reply_buf), proxy->timeout_ms) < 0)
+		return transport_failed(result);
+	if (imdproxy_decode_reply(req->code, reply_buf, sizeof(reply_buf), NULL, &reply, &payload) < 0) {
+		*result = -EIO;
+		return EXCHANGE_CORRUPT;
+	}
+	*result = reply.errorno ? -EIO : 0;
+	return EXCHANGE_OK;
+}
+
+/* Runs a request to its end: on a broken stream, again on a new connection (what
+ * was acknowledged is not sent twice: the request keeps its progress) until the
+ * reconnect window closes. */
+static int proxy_submit(struct proxy_disk *proxy, struct proxy_request *req)
+{
+	for (;;) {
+		struct proxy_conn *conn;
+		enum exchange_state state;
+		int result;
+		int r = conn_acquire(proxy, &conn);
+
+		if (r < 0)
+			return r;
+		switch (req->code) {
+		case IMDPROXY_REQ_READ:
+			state = exchange_read(proxy, conn, req, &result);
+			break;
+		case IMDPROXY_REQ_WRITE:
+			state = exchange_write(proxy, conn, req, &result);
+			break;
+		default:
+			state = exchange_range(proxy, conn, req, &result);
+			break;
+		}
+		conn_release(proxy, conn, state);
+		if (state == EXCHANGE_OK) {
+			pthread_mutex_lock(&proxy->lock);
+			proxy->lost = false;
+			pthread_mutex_unlock(&proxy->lock);
+			atomic_store(&proxy->connected, true);
+			return result;
+		}
+		if (state == EXCHANGE_CORRUPT || !proxy->can_reconnect)
+			return result;
+		pthread_mutex_lock(&proxy->lock);
+		r = proxy->lost && ms_until(&proxy->reconnect_deadline) == 0;
+		pthread_mutex_unlock(&proxy->lock);
+		if (r)
+			return -EIO;
+	}
+}
+
+static int proxy_read(struct vdisk *disk, void *buf, size_t len, uint64_t offset)
+{
+	struct proxy_request req = { .code = IMDPROXY_REQ_READ, .read_buf = buf, .len = len, .offset = offset };
+
+	return proxy_submit(to_proxy(disk), &req);
+}
+
+static int proxy_write(struct vdisk *disk, const void *buf, size_t len, uint64_t offset)
+{
+	struct proxy_request req = { .code = IMDPROXY_REQ_WRITE, .write_buf = buf, .len = len, .offset = offset };
+
+	return proxy_submit(to_proxy(disk), &req);
+}
+
+static int proxy_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
+{
+	struct proxy_disk *proxy = to_proxy(disk);
+	struct proxy_request req = { .code = IMDPROXY_REQ_UNMAP, .offset = offset, .range_len = len };
+
+	if (!(proxy->info.flags & IMDPROXY_FLAG_SUPPORTS_UNMAP))
+		return 0; /* ImDisk sends UNMAP only to servers that said they take it */
+	return proxy_submit(proxy, &req);
+}
+
+static int proxy_zero(struct vdisk *disk, uint64_t offset, uint64_t len)
+{
+	static const uint8_t zeroes[65536];
+	struct proxy_disk *proxy = to_proxy(disk);
+	struct proxy_request req = { .code = IMDPROXY_REQ_ZERO, .offset = offset, .range_len = len };
+
+	if (proxy->info.flags & IMDPROXY_FLAG_SUPPORTS_ZERO)
+		return proxy_submit(proxy, &req);
+	while (len) {
+		size_t chunk = len < sizeof(zeroes) ? (size_t)len : sizeof(zeroes);
+		int r = proxy_write(disk, zeroes, chunk, offset);
+		if (r < 0)
+			return r;
+		offset += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+static void proxy_close(struct vdisk *disk)
+{
+	struct proxy_disk *proxy = to_proxy(disk);
+
+	for (unsigned int i = 0; i < proxy->max_conns; i++) {
+		struct proxy_conn *conn = &proxy->conns[i];
+		if (conn->fd >= 0)
+			conn_shut(proxy, conn, true);
+	}
+	pthread_cond_destroy(&proxy->changed);
+	pthread_mutex_destroy(&proxy->lock);
+	free(proxy->conns);
+	free(proxy);
+}
+
+/* No flush: IMDPROXY has no such request (the reference server writes O_SYNC). */
+static const struct vdisk_ops proxy_ops = {
+	.name = "proxy",
+	.read = proxy_read,
+	.write = proxy_write,
+	.trim = proxy_trim,
+	.zero = proxy_zero,
+	.close = proxy_close,
+};
+
+/* "NAME" or "/NAME" (devio's shm:NAME) to the POSIX names of the section and its
+ * two semaphores. */
+static int shm_names(struct proxy_disk *proxy, const char *name)
+{
+	size_t len;
+
+	if (name[0] == '/')
+		name++;
+	len = strlen(name);
+	if (len == 0 || len > PROXY_SHM_NAME_MAX || strchr(name, '/'))
+		return -EINVAL;
+	snprintf(proxy->shm_name, sizeof(proxy->shm_name), "/%s", name);
+	snprintf(proxy->shm_request_name, sizeof(proxy->shm_request_name), "/%s%s", name,
+		 IMDPROXY_SHM_REQUEST_SUFFIX);
+	snprintf(proxy->shm_response_name, sizeof(proxy->shm_response_name), "/%s%s", name,
+		 IMDPROXY_SHM_RESPONSE_SUFFIX);
+	return 0;
+}
+
+static void proxy_free(struct proxy_disk *proxy)
+{
+	pthread_cond_destroy(&proxy->changed);
+	pthread_mutex_destroy(&proxy->lock);
+	free(proxy->conns);
+	free(proxy);
+}
+
+static int proxy_new(const struct backend_proxy_options *options, struct proxy_disk **out)
+{
+	struct proxy_disk *proxy = calloc(1, sizeof(*proxy));
+	int r;
+
+	if (!proxy)
+		return -ENOMEM;
+	if (options->shm_name) {
+		r = shm_names(proxy, options->shm_name);
+		if (r < 0) {
+			free(proxy);
+			return r;
+		}
+		proxy->shm = true;
+	}
+	proxy->connect = options->connect;
+	proxy->connect_opaque = options->connect_opaque;
+	proxy->can_reconnect = proxy->shm || proxy->connect;
+	proxy->timeout_ms = (int)(options->timeout_ms ? options->timeout_ms : PROXY_DEFAULT_TIMEOUT_MS);
+	if (proxy->timeout_ms <= 0)
+		proxy->timeout_ms = INT32_MAX;
+	proxy->max_transfer = options->max_transfer ? options->max_transfer : PROXY_DEFAULT_TRANSFER;
+	proxy->max_conns = options->max_connections ? options->max_connections : PROXY_DEFAULT_CONNECTIONS;
+	/* Nowhere to get a second connection from; a section has one client. */
+	if (!proxy->connect || proxy->shm)
+		proxy->max_conns = 1;
+	proxy->can_grow = proxy->max_conns > 1;
+	proxy->conns = calloc(proxy->max_conns, sizeof(*proxy->conns));
+	if (!proxy->conns) {
+		free(proxy);
+		return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < proxy->max_conns; i++)
+		proxy->conns[i].fd = -1;
+	r = -pthread_mutex_init(&proxy->lock, NULL);
+	if (r == 0) {
+		r = -pthread_cond_init(&proxy->changed, NULL);
+		if (r < 0)
+			pthread_mutex_destroy(&proxy->lock);
+	}
+	if (r < 0) {
+		free(proxy->conns);
+		free(proxy);
+		return r;
+	}
+	*out = proxy;
+	return 0;
+}
+
+int backend_proxy_open(const struct backend_proxy_options *options, struct vdisk **out)
+{
+	struct proxy_disk *proxy;
+	struct proxy_conn *first;
+	int fd = -1, fd_flags = -1;
+	int r;
+
+	if (!options || (!options->shm_name && options->fd < 0 && !options->connect))
+		return -EINVAL;
+	r = proxy_new(options, &proxy);
+	if (r < 0)
+		return r;
+	first = &proxy->conns[0];
+	if (proxy->shm) {
+		r = shm_attach(proxy, first);
+	} else if (options->fd >= 0) {
+		fd = options->fd;
+		fd_flags = fcntl(fd, F_GETFL);
+		r = stream_setup(first, fd);
+	} else {
+		fd = options->connect(options->connect_opaque);
+		r = fd < 0 ? fd : stream_setup(first, fd);
+	}
+	if (r == 0)
+		r = exchange_info(proxy, first, &proxy->info, proxy->timeout_ms);
+	if (r == 0)
+		r = info_check(&proxy->info);
+	if (r < 0) {
+		/* The caller's descriptor goes back as it came; ours is closed. */
+		if (proxy->shm)
+			shm_detach(first);
+		else if (options->fd >= 0 && fd_flags >= 0)
+			fcntl(fd, F_SETFL, fd_flags);
+		else if (options->fd < 0 && fd >= 0)
+			close(fd);
+		proxy_free(proxy);
+		return r == -ETIMEDOUT || r == -EPIPE || r == -ECONNRESET ? -EIO : r;
+	}
+	proxy->open_conns = 1;
+	atomic_init(&proxy->connected, true);
+	proxy->disk.ops = &proxy_ops;
+	proxy->disk.size = proxy->info.file_size;
+	proxy->disk.flags = VDISK_PARALLEL;
+	if (options->read_only || (proxy->info.flags & IMDPROXY_FLAG_RO))
+		proxy->disk.flags |= VDISK_READ_ONLY;
+	if (proxy->info.flags & IMDPROXY_FLAG_SUPPORTS_UNMAP)
+		proxy->disk.flags |= VDISK_CAN_TRIM;
+	if (proxy->info.flags & IMDPROXY_FLAG_SUPPORTS_ZERO)
+		proxy->disk.flags |= VDISK_CAN_ZERO;
+	*out = &proxy->disk;
+	return 0;
+}
+
+/* An idle connection whose server went away: a stream shows a hang-up (or bytes
+ * nobody asked for), a section a released server lock. */
+static bool conn_looks_dead(const struct proxy_disk *proxy, const struct proxy_conn *conn)
+{
+	struct pollfd pfd = { .fd = conn->fd, .events = POLLIN | POLLRDHUP };
+
+	if (proxy->shm)
+		return !shm_server_alive(conn);
+	return poll(&pfd, 1, 0) > 0;
+}
+
+bool backend_proxy_connected(struct vdisk *disk)
+{
+	struct proxy_disk *proxy;
+	unsigned int idle = 0, dead = 0;
+
+	if (!disk || disk->ops != &proxy_ops)
+		return false;
+	proxy = to_proxy(disk);
+	if (!atomic_load(&proxy->connected))
+		return false;
+	/* Say so now rather than at the next request. */
+	pthread_mutex_lock(&proxy->lock);
+	for (unsigned int i = 0; i < proxy->max_conns; i++) {
+		struct proxy_conn *conn = &proxy->conns[i];
+
+		if (conn->fd < 0 || conn->busy)
+			continue;
+		idle++;
+		if (conn_looks_dead(proxy, conn))
+			dead++;
+	}
+	pthread_mutex_unlock(&proxy->lock);
+	return idle == 0 || dead < idle;
+}

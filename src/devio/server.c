@@ -1,0 +1,688 @@
+/* The IMDPROXY server: requests in, disk calls, replies out.  The request handler
+ * is shared by stream sessions (here) and the shared-memory transport (shm.c).
+ *
+ * The stream never desynchronises: the size of every request header follows from
+ * its code and the size of the data after it is in the header, so a request that
+ * is refused (unknown, out of range, read-only) is still read to its end.  Only
+ * a request larger than the buffer drops the connection, as the reference does. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/endian.h"
+#include "common/log.h"
+#include "devio/devio.h"
+
+/* Bytes read ahead from a stream: a header and small data come in one read. */
+#define STREAM_READ_AHEAD (64 * 1024)
+/* The request data buffer grows in steps of this much, up to the buffer size. */
+#define DATA_BUFFER_STEP (1024 * 1024)
+
+int devio_server_init(struct devio_server *server, struct vdisk *disk, uint64_t alignment,
+		      size_t buffer_size, bool writeback)
+{
+	memset(server, 0, sizeof(*server));
+	server->disk = disk;
+	server->alignment = alignment;
+	server->buffer_size = buffer_size;
+	server->writeback = writeback;
+	server->serialize = !(disk->flags & VDISK_PARALLEL);
+	atomic_init(&server->stopping, false);
+	server->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (server->stop_fd < 0)
+		return -errno;
+	pthread_rwlock_init(&server->disk_use, NULL);
+	pthread_mutex_init(&server->disk_serial, NULL);
+	pthread_mutex_init(&server->sessions_lock, NULL);
+	pthread_mutex_init(&server->stop_lock, NULL);
+	pthread_cond_init(&server->sessions_done, NULL);
+	return 0;
+}
+
+void devio_server_stop(struct devio_server *server)
+{
+	uint64_t one = 1;
+
+	if (atomic_exchange(&server->stopping, true))
+		return;
+	/* An eventfd never stays readable by accident: it is never read back. */
+	if (write(server->stop_fd, &one, sizeof(one)) < 0)
+		log_debug("stop event: %s", strerror(errno));
+	pthread_mutex_lock(&server->stop_lock);
+	if (server->stop_hook)
+		server->stop_hook(server->stop_hook_arg);
+	pthread_mutex_unlock(&server->stop_lock);
+}
+
+void devio_server_set_stop_hook(struct devio_server *server, void (*hook)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&server->stop_lock);
+	server->stop_hook = hook;
+	server->stop_hook_arg = arg;
+	pthread_mutex_unlock(&server->stop_lock);
+}
+
+int devio_server_finish(struct devio_server *server, unsigned int grace_ms)
+{
+	struct timespec deadline;
+	bool idle;
+	int r;
+
+	devio_server_stop(server);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += grace_ms / 1000;
+	deadline.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&server->sessions_lock);
+	while (server->sessions > 0) {
+		if (pthread_cond_timedwait(&server->sessions_done, &server->sessions_lock, &deadline) ==
+		    ETIMEDOUT)
+			break;
+	}
+	idle = server->sessions == 0;
+	if (!idle)
+		log_warning("%u connection(s) did not end in time; leaving them", server->sessions);
+	pthread_mutex_unlock(&server->sessions_lock);
+
+	/* No disk call is in progress once this is held, and none starts after it. */
+	pthread_rwlock_wrlock(&server->disk_use);
+	r = vdisk_flush(server->disk);
+	if (idle) {
+		vdisk_close(server->disk);
+		server->disk = NULL;
+	}
+	pthread_rwlock_unlock(&server->disk_use);
+	return r;
+}
+
+void devio_server_info(const struct devio_server *server, struct imdproxy_info *info)
+{
+	const struct vdisk *disk = server->disk;
+
+	info->file_size = disk->size;
+	info->req_alignment = server->alignment;
+	info->flags = 0;
+	if (disk->flags & VDISK_READ_ONLY) {
+		info->flags |= IMDPROXY_FLAG_RO;
+	} else {
+		/* Said only when the disk really does it: a client may rely on them. */
+		if (disk->flags & VDISK_CAN_TRIM)
+			info->flags |= IMDPROXY_FLAG_SUPPORTS_UNMAP;
+		if (disk->flags & VDISK_CAN_ZERO)
+			info->flags |= IMDPROXY_FLAG_SUPPORTS_ZERO;
+	}
+}
+
+/* Around every disk call: -ECANCELED once devio is stopping. */
+static int disk_begin(struct devio_server *server)
+{
+	if (atomic_load(&server->stopping))
+		return -ECANCELED;
+	pthread_rwlock_rdlock(&server->disk_use);
+	if (atomic_load(&server->stopping)) {
+		pthread_rwlock_unlock(&server->disk_use);
+		return -ECANCELED;
+	}
+	if (server->serialize)
+		pthread_mutex_lock(&server->disk_serial);
+	return 0;
+}
+
+static void disk_end(struct devio_server *server)
+{
+	if (server->serialize)
+		pthread_mutex_unlock(&server->disk_serial);
+	pthread_rwlock_unlock(&server->disk_use);
+}
+
+int devio_server_flush(struct devio_server *server)
+{
+	int r = disk_begin(server);
+
+	if (r < 0)
+		return r == -ECANCELED ? 0 : r; /* the shutdown flushes */
+	r = vdisk_flush(server->disk);
+	disk_end(server);
+	return r;
+}
+
+/* The errorno sent for a disk error: the host's errno, as the reference server does,
+ * with a read-only disk's EROFS sent as the EBADF that ImDisk clients know. */
+static uint64_t wire_errno(int r)
+{
+	if (r == -EROFS)
+		return EBADF;
+	return (uint64_t)-r;
+}
+
+/* In write-through mode a change is acknowledged only once it is durable. */
+static int make_durable(struct devio_server *server)
+{
+	return server->writeback ? 0 : vdisk_flush(server->disk);
+}
+
+static int serve_read(struct devio_server *server, const struct imdproxy_request *req,
+		      uint8_t *data, size_t data_cap, uint64_t *length)
+{
+	uint64_t size = server->disk->size;
+	uint64_t count;
+	int r;
+
+	*length = 0;
+	if (req->length > data_cap)
+		return -EINVAL;
+	/* Nothing is made up past the end: a read that starts there fails, one that
+	 * crosses it is short (the protocol's way of saying "no more"). */
+	if (req->offset > size || (req->offset == size && req->length > 0))
+		return -EINVAL;
+	count = req->length < size - req->offset ? req->length : size - req->offset;
+	r = disk_begin(server);
+	if (r < 0)
+		return r;
+	r = vdisk_read(server->disk, data, (size_t)count, req->offset);
+	disk_end(server);
+	if (r == 0)
+		*length = count;
+	return r;
+}
+
+static int serve_write(struct devio_server *server, const struct imdproxy_request *req,
+		       const uint8_t *data, uint64_t payload, size_t data_cap)
+{
+	uint64_t size = server->disk->size;
+	int r;
+
+	if (payload > data_cap)
+		return -EINVAL;
+	if (server->disk->flags & VDISK_READ_ONLY)
+		return -EROFS;
+	/* Never a silent grow: the disk is the size INFO said. */
+	if (req->offset > size || req->length > size - req->offset)
+		return -EINVAL;
+	r = disk_begin(server);
+	if (r < 0)
+		return r;
+	r = vdisk_write(server->disk, data, (size_t)req->length, req->offset);
+	if (r == 0)
+		r = make_durable(server);
+	disk_end(server);
+	return r;
+}
+
+/* UNMAP and ZERO: every range is checked before any is applied. */
+static int serve_ranges(struct devio_server *server, const struct imdproxy_request *req,
+			const uint8_t *data, uint64_t payload, size_t data_cap)
+{
+	uint64_t size = server->disk->size;
+	int64_t count = imdproxy_range_count(payload);
+	int r;
+
+	if (count < 0 || payload > data_cap)
+		return -EINVAL;
+	if (server->disk->flags & VDISK_READ_ONLY)
+		return -EROFS;
+	for (int64_t i = 0; i < count; i++) {
+		struct imdproxy_range range;
+
+		imdproxy_decode_range(data + i * IMDPROXY_RANGE_ENTRY_SIZE, &range);
+		/* The offset is an i64 on the wire: a negative one is out of range. */
+		if (range.offset > size || range.length > size - range.offset)
+			return -EINVAL;
+	}
+	r = disk_begin(server);
+	if (r < 0)
+		return r;
+	for (int64_t i = 0; i < count && r == 0; i++) {
+		struct imdproxy_range range;
+
+		imdproxy_decode_range(data + i * IMDPROXY_RANGE_ENTRY_SIZE, &range);
+		if (req->code == IMDPROXY_REQ_UNMAP)
+			r = vdisk_trim(server->disk, range.offset, range.length);
+		else
+			r = vdisk_zero(server->disk, range.offset, range.length);
+	}
+	if (r == 0 && count > 0)
+		r = make_durable(server);
+	disk_end(server);
+	return r;
+}
+
+enum devio_action devio_handle_request(struct devio_server *server,
+				       const struct imdproxy_request *req, uint8_t *data,
+				       uint64_t payload, size_t data_cap, uint8_t *reply,
+				       size_t *reply_size, size_t *reply_data)
+{
+	struct imdproxy_info info;
+	uint64_t length;
+	int r;
+
+	*reply_data = 0;
+	switch (req->code) {
+	case IMDPROXY_REQ_INFO:
+		devio_server_info(server, &info);
+		*reply_size = imdproxy_encode_info_reply(reply, &info);
+		return DEVIO_REPLY;
+	case IMDPROXY_REQ_READ:
+		r = serve_read(server, req, data, data_cap, &length);
+		if (r == -ECANCELED)
+			return DEVIO_DROP;
+		*reply_size = imdproxy_encode_read_reply(reply, r < 0 ? wire_errno(r) : 0, length);
+		*reply_data = (size_t)length;
+		return DEVIO_REPLY;
+	case IMDPROXY_REQ_WRITE:
+		r = serve_write(server, req, data, payload, data_cap);
+		if (r == -ECANCELED)
+			return DEVIO_DROP;
+		/* A failed WRITE says length all-ones, like the reference server. */
+		*reply_size = imdproxy_encode_write_reply(reply, r < 0 ? wire_errno(r) : 0,
+							  r < 0 ? IMDPROXY_WRITE_FAILED : req->length);
+		return DEVIO_REPLY;
+	case IMDPROXY_REQ_UNMAP:
+	case IMDPROXY_REQ_ZERO:
+		r = serve_ranges(server, req, data, payload, data_cap);
+		if (r == -ECANCELED)
+			return DEVIO_DROP;
+		*reply_size = imdproxy_encode_range_reply(reply, r < 0 ? wire_errno(r) : 0);
+		return DEVIO_REPLY;
+	case IMDPROXY_REQ_CLOSE:
+		return DEVIO_CLOSE;
+	case IMDPROXY_REQ_CONNECT:
+		/* Meant for ImDisk's proxy service, not for a server: refused in the shape
+		 * of a CONNECT reply, so the client can read it. */
+		*reply_size = imdproxy_encode_connect_reply(reply, ENODEV, 0);
+		return DEVIO_REPLY;
+	case IMDPROXY_REQ_SCSI:
+		*reply_size = imdproxy_encode_scsi_reply(reply, ENODEV, 0);
+		return DEVIO_REPLY;
+	default:
+		*reply_size = imdproxy_encode_error_reply(reply, ENODEV);
+		return DEVIO_REPLY;
+	}
+}
+
+/* A connected stream with read-ahead, whose waits end when devio stops. */
+struct stream {
+	struct devio_server *server;
+	int in_fd;
+	int out_fd;
+	size_t start, end; /* buffered bytes are ahead[start, end) */
+	uint8_t ahead[STREAM_READ_AHEAD];
+};
+
+/* Wait until in_fd is readable: 0, -ECANCELED when devio stops, or -errno. */
+static int stream_wait(struct stream *s)
+{
+	struct pollfd fds[2] = {
+		{.fd = s->in_fd, .events = POLLIN},
+		{.fd = s->server->stop_fd, .events = POLLIN},
+	};
+
+	for (;;) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (fds[1].revents)
+			return -ECANCELED;
+		if (fds[0].revents)
+			return 0;
+	}
+}
+
+/* Read what is there into dst (at most len bytes): the count, 0 at end of stream. */
+static ssize_t stream_read_some(struct stream *s, void *dst, size_t len)
+{
+	for (;;) {
+		int r = stream_wait(s);
+		ssize_t n;
+
+		if (r < 0)
+			return r;
+		n = read(s->in_fd, dst, len);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR || errno == EAGAIN)
+			continue;
+		/* A tty whose other side hung up says EIO: that is an end of stream. */
+		if (errno == EIO && isatty(s->in_fd))
+			return 0;
+		return -errno;
+	}
+}
+
+/* Make at least `want` bytes buffered: 1, 0 at end of stream before any byte
+ * came (when nothing was buffered), -EPIPE at end of stream after some. */
+static int stream_fill(struct stream *s, size_t want)
+{
+	if (s->end - s->start >= want)
+		return 1;
+	if (s->start > 0) {
+		memmove(s->ahead, s->ahead + s->start, s->end - s->start);
+		s->end -= s->start;
+		s->start = 0;
+	}
+	while (s->end < want) {
+		ssize_t n = stream_read_some(s, s->ahead + s->end, sizeof(s->ahead) - s->end);
+
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return s->end == 0 ? 0 : -EPIPE;
+		s->end += (size_t)n;
+	}
+	return 1;
+}
+
+/* Read exactly len bytes: buffered ones first, large rests straight into dst. */
+static int stream_read(struct stream *s, uint8_t *dst, uint64_t len)
+{
+	size_t buffered = s->end - s->start;
+	size_t take = len < buffered ? (size_t)len : buffered;
+
+	memcpy(dst, s->ahead + s->start, take);
+	s->start += take;
+	dst += take;
+	len -= take;
+	while (len >= sizeof(s->ahead) / 2) {
+		ssize_t n = stream_read_some(s, dst, (size_t)len);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -EPIPE;
+		dst += n;
+		len -= (uint64_t)n;
+	}
+	if (len > 0) {
+		int r = stream_fill(s, (size_t)len);
+		if (r <= 0)
+			return r < 0 ? r : -EPIPE;
+		memcpy(dst, s->ahead + s->start, (size_t)len);
+		s->start += (size_t)len;
+	}
+	return 0;
+}
+
+/* Send a reply header and its data with as few calls as the kernel allows. */
+static int stream_write(struct stream *s, const uint8_t *header, size_t header_size,
+			const uint8_t *data, size_t data_size)
+{
+	struct iovec iov[2] = {
+		{.iov_base = (void *)header, .iov_len = header_size},
+		{.iov_base = (void *)data, .iov_len = data_size},
+	};
+	struct iovec *v = iov;
+	int count = data_size ? 2 : 1;
+
+	while (count > 0) {
+		ssize_t n = writev(s->out_fd, v, count);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		while (count > 0 && (size_t)n >= v->iov_len) {
+			n -= (ssize_t)v->iov_len;
+			v++;
+			count--;
+		}
+		if (count > 0) {
+			v->iov_base = (uint8_t *)v->iov_base + n;
+			v->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+/* Read the next request header: 1, 0 at a clean end of stream, or negative. */
+static int stream_read_request(struct stream *s, struct imdproxy_request *req, uint64_t *payload)
+{
+	size_t header_size;
+	int r = stream_fill(s, IMDPROXY_CODE_SIZE);
+
+	if (r <= 0)
+		return r;
+	header_size = imdproxy_request_header_size(get_le64(s->ahead + s->start));
+	r = stream_fill(s, header_size);
+	if (r <= 0)
+		return r < 0 ? r : -EPIPE;
+	r = imdproxy_decode_request(s->ahead + s->start, s->end - s->start, req, payload);
+	if (r < 0)
+		return r;
+	s->start += (size_t)r;
+	return 1;
+}
+
+/* Room for a request's data, grown on demand: most clients never send 64 MiB. */
+static int data_reserve(uint8_t **data, size_t *cap, uint64_t need)
+{
+	size_t size;
+
+	if (need <= *cap && *data)
+		return 0;
+	size = (size_t)((need + DATA_BUFFER_STEP - 1) / DATA_BUFFER_STEP * DATA_BUFFER_STEP);
+	free(*data);
+	*data = malloc(size);
+	*cap = *data ? size : 0;
+	return *data ? 0 : -ENOMEM;
+}
+
+int devio_serve_stream(struct devio_server *server, int in_fd, int out_fd, const char *peer,
+		       bool sessions_per_stream)
+{
+	struct stream *s = malloc(sizeof(*s));
+	uint8_t *data = NULL;
+	size_t data_cap = 0;
+	int r = 0;
+
+	if (!s)
+		return -ENOMEM;
+	s->server = server;
+	s->in_fd = in_fd;
+	s->out_fd = out_fd;
+	s->start = s->end = 0;
+
+	while (!atomic_load(&server->stopping)) {
+		struct imdproxy_request req;
+		uint8_t reply[IMDPROXY_MAX_REPLY_HEADER];
+		size_t reply_size, reply_data;
+		uint64_t payload, need;
+		enum devio_action action;
+
+		r = stream_read_request(s, &req, &payload);
+		if (r <= 0)
+			break;
+		need = payload;
+		if (req.code == IMDPROXY_REQ_READ && req.length > need)
+			need = req.length;
+		if (need > server->buffer_size) {
+			/* Reading it all to stay in sync could take forever: drop instead. */
+			log_warning("%s: %s of %" PRIu64 " bytes exceeds the buffer size %zu: "
+				    "dropping the connection", peer, imdproxy_code_name(req.code),
+				    need, server->buffer_size);
+			r = -EMSGSIZE;
+			break;
+		}
+		r = data_reserve(&data, &data_cap, need);
+		if (r < 0)
+			break;
+		r = stream_read(s, data, payload);
+		if (r < 0)
+			break;
+		log_debug("%s: %s offset %" PRIu64 " length %" PRIu64, peer,
+			  imdproxy_code_name(req.code), req.offset, req.length);
+		action = devio_handle_request(server, &req, data, payload, data_cap, reply,
+					      &reply_size, &reply_data);
+		if (action == DEVIO_DROP) {
+			r = 0;
+			break;
+		}
+		if (action == DEVIO_CLOSE) {
+			if (!sessions_per_stream)
+				break;
+			log_debug("%s: session closed", peer);
+			continue;
+		}
+		r = stream_write(s, reply, reply_size, data, reply_data);
+		if (r < 0)
+			break;
+	}
+	/* Write-back: a session's writes are durable once it ends. */
+	if (server->writeback) {
+		int f = devio_server_flush(server);
+		if (f < 0)
+			log_warning("%s: flush at the end of the session: %s", peer, strerror(-f));
+	}
+	if (r == -ECANCELED)
+		r = 0; /* devio is stopping */
+	free(data);
+	free(s);
+	return r;
+}
+
+struct connection {
+	struct devio_server *server;
+	int fd;
+	char peer[INET6_ADDRSTRLEN + 16];
+};
+
+static void *connection_thread(void *arg)
+{
+	struct connection *c = arg;
+	struct devio_server *server = c->server;
+	int r;
+
+	log_info("%s: connected", c->peer);
+	r = devio_serve_stream(server, c->fd, c->fd, c->peer, false);
+	if (r == -EPIPE)
+		log_warning("%s: disconnected in the middle of a request", c->peer);
+	else if (r < 0 && r != -EMSGSIZE)
+		log_warning("%s: connection dropped: %s", c->peer, strerror(-r));
+	else
+		log_info("%s: disconnected", c->peer);
+	close(c->fd);
+	free(c);
+
+	pthread_mutex_lock(&server->sessions_lock);
+	server->sessions--;
+	pthread_cond_broadcast(&server->sessions_done);
+	pthread_mutex_unlock(&server->sessions_lock);
+	return NULL;
+}
+
+static void describe_peer(const struct sockaddr_storage *addr, socklen_t len, char *buf,
+			  size_t size)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (addr->ss_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *in = (const void *)addr;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(buf, size, "%s:%u", host, ntohs(in->sin_port));
+	} else if (addr->ss_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *in6 = (const void *)addr;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(buf, size, "[%s]:%u", host, ntohs(in6->sin6_port));
+	} else {
+		snprintf(buf, size, "unix client");
+	}
+}
+
+static void start_connection(struct devio_server *server, int fd,
+			     const struct sockaddr_storage *addr, socklen_t len)
+{
+	struct connection *c;
+	pthread_attr_t attr;
+	pthread_t thread;
+	int one = 1;
+	int r;
+
+	if (addr->ss_family == AF_INET || addr->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	pthread_mutex_lock(&server->sessions_lock);
+	if (server->sessions >= DEVIO_MAX_CONNECTIONS) {
+		pthread_mutex_unlock(&server->sessions_lock);
+		log_warning("too many connections (%d): refusing one", DEVIO_MAX_CONNECTIONS);
+		close(fd);
+		return;
+	}
+	server->sessions++;
+	pthread_mutex_unlock(&server->sessions_lock);
+
+	c = calloc(1, sizeof(*c));
+	r = c ? 0 : ENOMEM;
+	if (c) {
+		c->server = server;
+		c->fd = fd;
+		describe_peer(addr, len, c->peer, sizeof(c->peer));
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		r = pthread_create(&thread, &attr, connection_thread, c);
+		pthread_attr_destroy(&attr);
+	}
+	if (r != 0) {
+		log_warning("cannot serve a connection: %s", strerror(r));
+		free(c);
+		close(fd);
+		pthread_mutex_lock(&server->sessions_lock);
+		server->sessions--;
+		pthread_cond_broadcast(&server->sessions_done);
+		pthread_mutex_unlock(&server->sessions_lock);
+	}
+}
+
+int devio_accept_loop(struct devio_server *server, const int *fds, size_t count)
+{
+	struct pollfd polls[DEVIO_MAX_LISTENERS + 1];
+
+	if (count > DEVIO_MAX_LISTENERS)
+		return -EINVAL;
+	for (size_t i = 0; i < count; i++)
+		polls[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+	polls[count] = (struct pollfd){.fd = server->stop_fd, .events = POLLIN};
+
+	while (!atomic_load(&server->stopping)) {
+		if (poll(polls, count + 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (polls[count].revents)
+			break;
+		for (size_t i = 0; i < count; i++) {
+			struct sockaddr_storage addr;
+			socklen_t len = sizeof(addr);
+			int fd;
+
+			if (!polls[i].revents)
+				continue;
+			fd = accept4(fds[i], (struct sockaddr *)&addr, &len, SOCK_CLOEXEC);
+			if (fd >= 0) {
+				start_connection(server, fd, &addr, len);
+				continue;
+			}
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				/* Out of descriptors: wait for connections to end, don't spin. */
+				log_warning("accept: %s", strerror(errno));
+				poll(&polls[count], 1, 100);
+			} else if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
+				return -errno;
+			}
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,208 @@
+/* Byte swap (ImDisk's -o bswap): the bytes at even offset 2k and 2k+1 of the
+ * lower disk trade places.  Pairs are fixed by the absolute offset, so a request
+ * that starts or ends on an odd offset still sees the same bytes as an aligned
+ * one: each of its odd edge bytes maps to exactly one lower byte.  On a disk of
+ * odd size the last byte has no partner and stays where it is. */
+#include "layer/layer.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Writes are swapped into a bounce buffer (never into the caller's) of at most
+ * this many bytes, one chunk after another. */
+#define BOUNCE_MAX (1u << 20)
+/* When even a bounce buffer cannot be had, go on in small steps on the stack. */
+#define BOUNCE_STACK 4096u
+
+static void swap_copy(uint8_t *dst, const uint8_t *src, size_t len)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		uint64_t v;
+		memcpy(&v, src + i, 8);
+		v = ((v & 0x00ff00ff00ff00ffull) << 8) | ((v >> 8) & 0x00ff00ff00ff00ffull);
+		memcpy(dst + i, &v, 8);
+	}
+	for (; i + 2 <= len; i += 2) {
+		uint8_t t = src[i];
+		dst[i] = src[i + 1];
+		dst[i + 1] = t;
+	}
+}
+
+/* Where the view's byte at offset lives on the lower disk. */
+static uint64_t partner(const struct vdisk *disk, uint64_t offset)
+{
+	uint64_t other = offset ^ 1;
+
+	return other < disk->size ? other : offset;
+}
+
+static int byteswap_read(struct vdisk *disk, void *buf, size_t len, uint64_t offset)
+{
+	uint8_t *p = buf;
+	size_t middle;
+	int r;
+
+	if (offset & 1) {
+		r = vdisk_read(disk->lower, p, 1, partner(disk, offset));
+		if (r < 0)
+			return r;
+		p++;
+		offset++;
+		len--;
+	}
+	middle = len & ~(size_t)1;
+	if (middle) {
+		r = vdisk_read(disk->lower, p, middle, offset);
+		if (r < 0)
+			return r;
+		swap_copy(p, p, middle);
+		p += middle;
+		offset += middle;
+		len -= middle;
+	}
+	if (len)
+		return vdisk_read(disk->lower, p, 1, partner(disk, offset));
+	return 0;
+}
+
+static int write_swapped(struct vdisk *disk, const uint8_t *src, size_t len, uint64_t offset)
+{
+	uint8_t stack_bounce[BOUNCE_STACK];
+	size_t cap = len < BOUNCE_MAX ? len : BOUNCE_MAX;
+	uint8_t *bounce = malloc(cap);
+	int r = 0;
+
+	if (!bounce) {
+		bounce = stack_bounce;
+		cap = sizeof(stack_bounce);
+	}
+	while (len) {
+		size_t chunk = len < cap ? len : cap;
+		swap_copy(bounce, src, chunk);
+		r = vdisk_write(disk->lower, bounce, chunk, offset);
+		if (r < 0)
+			break;
+		src += chunk;
+		offset += chunk;
+		len -= chunk;
+	}
+	if (bounce != stack_bounce)
+		free(bounce);
+	return r;
+}
+
+static int byteswap_write(struct vdisk *disk, const void *buf, size_t len, uint64_t offset)
+{
+	const uint8_t *p = buf;
+	size_t middle;
+	int r;
+
+	if (offset & 1) {
+		r = vdisk_write(disk->lower, p, 1, partner(disk, offset));
+		if (r < 0)
+			return r;
+		p++;
+		offset++;
+		len--;
+	}
+	middle = len & ~(size_t)1;
+	if (middle) {
+		r = write_swapped(disk, p, middle, offset);
+		if (r < 0)
+			return r;
+		p += middle;
+		offset += middle;
+		len -= middle;
+	}
+	if (len)
+		return vdisk_write(disk->lower, p, 1, partner(disk, offset));
+	return 0;
+}
+
+static int byteswap_flush(struct vdisk *disk)
+{
+	return vdisk_flush(disk->lower);
+}
+
+/* Trim is advice: only the whole pairs inside the range are passed on. */
+static int byteswap_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
+{
+	uint64_t start = (offset + 1) & ~(uint64_t)1;
+	uint64_t end = (offset + len) & ~(uint64_t)1;
+
+	if (end <= start)
+		return 0;
+	return vdisk_trim(disk->lower, start, end - start);
+}
+
+static int byteswap_zero(struct vdisk *disk, uint64_t offset, uint64_t len)
+{
+	static const uint8_t zero_byte;
+	uint64_t end = offset + len;
+	uint64_t start = (offset + 1) & ~(uint64_t)1;
+	uint64_t middle_end = end & ~(uint64_t)1;
+	int r;
+
+	if (middle_end < start)
+		middle_end = start; /* one odd byte: the edges below cover it */
+	if (offset & 1) {
+		r = vdisk_write(disk->lower, &zero_byte, 1, partner(disk, offset));
+		if (r < 0)
+			return r;
+	}
+	if (middle_end > start) {
+		r = vdisk_zero(disk->lower, start, middle_end - start);
+		if (r < 0)
+			return r;
+	}
+	if (end & 1 && end - 1 >= start)
+		return vdisk_write(disk->lower, &zero_byte, 1, partner(disk, end - 1));
+	return 0;
+}
+
+static int byteswap_resize(struct vdisk *disk, uint64_t new_size)
+{
+	int r = vdisk_resize(disk->lower, new_size);
+
+	if (r == 0)
+		disk->size = disk->lower->size;
+	return r;
+}
+
+static void byteswap_close(struct vdisk *disk)
+{
+	vdisk_close(disk->lower);
+	free(disk);
+}
+
+static const struct vdisk_ops byteswap_ops = {
+	.name = "byteswap",
+	.read = byteswap_read,
+	.write = byteswap_write,
+	.flush = byteswap_flush,
+	.trim = byteswap_trim,
+	.zero = byteswap_zero,
+	.resize = byteswap_resize,
+	.close = byteswap_close,
+};
+
+int layer_byteswap_open(struct vdisk *lower, struct vdisk **out)
+{
+	struct vdisk *disk;
+
+	if (!lower)
+		return -EINVAL;
+	disk = calloc(1, sizeof(*disk));
+	if (!disk)
+		return -ENOMEM;
+	disk->ops = &byteswap_ops;
+	disk->size = lower->size;
+	disk->flags = lower->flags;
+	disk->lower = lower;
+	*out = disk;
+	return 0;
+}

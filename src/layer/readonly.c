@@ -1,0 +1,75 @@
+/* Read-only on top of any disk.  vdisk_write/trim/zero already refuse on the
+ * flag; the ops refuse too, for callers that reach them some other way. */
+#include "layer/layer.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+static int readonly_read(struct vdisk *disk, void *buf, size_t len, uint64_t offset)
+{
+	return vdisk_read(disk->lower, buf, len, offset);
+}
+
+static int readonly_write(struct vdisk *disk, const void *buf, size_t len, uint64_t offset)
+{
+	(void)disk;
+	(void)buf;
+	(void)len;
+	(void)offset;
+	return -EROFS;
+}
+
+static int readonly_flush(struct vdisk *disk)
+{
+	return vdisk_flush(disk->lower);
+}
+
+static int readonly_discard(struct vdisk *disk, uint64_t offset, uint64_t len)
+{
+	(void)disk;
+	(void)offset;
+	(void)len;
+	return -EROFS;
+}
+
+static int readonly_resize(struct vdisk *disk, uint64_t new_size)
+{
+	(void)disk;
+	(void)new_size;
+	return -EROFS;
+}
+
+static void readonly_close(struct vdisk *disk)
+{
+	vdisk_close(disk->lower);
+	free(disk);
+}
+
+static const struct vdisk_ops readonly_ops = {
+	.name = "readonly",
+	.read = readonly_read,
+	.write = readonly_write,
+	.flush = readonly_flush,
+	.trim = readonly_discard,
+	.zero = readonly_discard,
+	.resize = readonly_resize,
+	.close = readonly_close,
+};
+
+int layer_readonly_open(struct vdisk *lower, struct vdisk **out)
+{
+	struct vdisk *disk;
+
+	if (!lower)
+		return -EINVAL;
+	disk = calloc(1, sizeof(*disk));
+	if (!disk)
+		return -ENOMEM;
+	disk->ops = &readonly_ops;
+	disk->size = lower->size;
+	/* Nothing can be trimmed or zeroed: do not let a frontend advertise it. */
+	disk->flags = (lower->flags | VDISK_READ_ONLY) & ~(VDISK_CAN_TRIM | VDISK_CAN_ZERO);
+	disk->lower = lower;
+	*out = disk;
+	return 0;
+}
