@@ -197,6 +197,8 @@ static int prepare(const struct cli_options *o, struct attach_plan *plan)
 		dev->flags |= IMDISK_OPTION_RO;
 	if (o->words & WORD_REM)
 		dev->flags |= IMDISK_OPTION_REMOVABLE;
+	if (o->words & WORD_BSWAP)
+		dev->flags |= IMDISK_OPTION_BYTE_SWAP;
 	if (o->words & WORD_SPARSE)
 		dev->flags |= IMDISK_OPTION_SPARSE_FILE;
 	if (o->words & WORD_SHARED)

@@ -352,9 +352,9 @@ static int check_attach(struct cli_options *o, uint32_t seen)
 					  first_word(words & (WORD_RO | WORD_CD)));
 	}
 	/* Valid, but not done by this implementation: say so before anything happens. */
-	if (words & WORD_BSWAP)
-		return fail_plain(STEP_UNSUPPORTED, -ENOTSUP,
-				  "-o bswap (byte-swapped images) is not supported yet");
+	if ((words & WORD_BSWAP) && o->transport == IMDISK_TRANSPORT_LOOP)
+		return fail_plain(STEP_USAGE, -EINVAL,
+				  "-o bswap needs the user-space transport, not --transport=loop");
 	if (words & WORD_SHM)
 		return fail_plain(STEP_UNSUPPORTED, -ENOTSUP,
 				  "-o shm (shared-memory proxies) is not supported yet");

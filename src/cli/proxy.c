@@ -2,106 +2,39 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "cli/failure.h"
+#include "common/stream_connect.h"
 #include "imdisk.h"
-
-#define PROXY_DEFAULT_PORT "9000" /* ImDisk's client-side default */
 
 static int connect_unix(const char *path)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	int fd;
+	int fd = stream_connect_unix(path);
 
-	if (strlen(path) >= sizeof(addr.sun_path))
-		return fail_plain(STEP_PROXY, -ENAMETOOLONG, "proxy socket path %s is too long",
-				  path);
-	strcpy(addr.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -ENAMETOOLONG)
+		return fail_plain(STEP_PROXY, fd, "proxy socket path %s is too long", path);
 	if (fd < 0)
-		return fail(STEP_PROXY, -errno, "cannot connect to proxy %s", path);
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return fail(STEP_PROXY, err, "cannot connect to proxy %s", path);
-	}
+		return fail(STEP_PROXY, fd, "cannot connect to proxy %s", path);
 	return fd;
-}
-
-/* "host", "host:port", "[v6]:port", "v6" (more than one colon, no brackets). */
-static int split_host_port(const char *target, char *host, size_t size, const char **port)
-{
-	const char *colon;
-
-	*port = PROXY_DEFAULT_PORT;
-	if (target[0] == '[') {
-		const char *close = strchr(target, ']');
-
-		if (!close || (close[1] && close[1] != ':') || (size_t)(close - target) > size)
-			return -EINVAL;
-		snprintf(host, size, "%.*s", (int)(close - target - 1), target + 1);
-		if (close[1] == ':')
-			*port = close + 2;
-		return 0;
-	}
-	colon = strchr(target, ':');
-	if (colon && !strchr(colon + 1, ':')) {
-		if ((size_t)(colon - target) >= size)
-			return -EINVAL;
-		snprintf(host, size, "%.*s", (int)(colon - target), target);
-		*port = colon + 1;
-		return 0;
-	}
-	if (strlen(target) >= size)
-		return -EINVAL;
-	snprintf(host, size, "%s", target);
-	return 0;
 }
 
 static int connect_tcp(const char *target)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
-	struct addrinfo *found, *ai;
-	char host[256];
-	const char *port;
-	int fd = -1, err, one = 1;
+	int fd = stream_connect_tcp(target);
 
-	if (split_host_port(target, host, sizeof(host), &port) < 0 || !*host || !*port)
-		return fail_plain(STEP_USAGE, -EINVAL,
-				  "-o ip takes HOST[:PORT] or [ADDRESS]:PORT, not '%s'", target);
-	err = getaddrinfo(host, port, &hints, &found);
-	if (err)
-		return fail_plain(STEP_PROXY, -EHOSTUNREACH, "cannot connect to proxy %s: %s",
-				  target, gai_strerror(err));
-	err = -EHOSTUNREACH;
-	for (ai = found; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd < 0) {
-			err = -errno;
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		err = -errno;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(found);
+	if (fd == -EINVAL)
+		return fail_plain(STEP_USAGE, fd, "-o ip takes HOST[:PORT] or [ADDRESS]:PORT, not '%s'",
+				  target);
+	if (fd == -EHOSTUNREACH)
+		return fail_plain(STEP_PROXY, fd, "cannot connect to proxy %s: unknown host or no route",
+				  target);
 	if (fd < 0)
-		return fail(STEP_PROXY, err, "cannot connect to proxy %s", target);
-	/* IMDPROXY is request/reply: small headers must not wait for Nagle. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		return fail(STEP_PROXY, fd, "cannot connect to proxy %s", target);
 	return fd;
 }
 

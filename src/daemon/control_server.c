@@ -36,7 +36,8 @@ static const char *request_name(uint16_t type)
 
 /* Do one request; the reply is built in place.  Returns false when the
  * connection has become a watch stream (the socket now belongs to the events). */
-static bool handle_request(struct daemon *daemon, int sock, struct control_message *m, int fd)
+static bool handle_request(struct daemon *daemon, int sock, struct control_message *m, int fd,
+			   const struct ucred *caller)
 {
 	char why[DAEMON_WHY_MAX] = "";
 	uint16_t type = m->type;
@@ -55,7 +56,7 @@ static bool handle_request(struct daemon *daemon, int sock, struct control_messa
 	case CONTROL_CREATE:
 		if (!CONTROL_HAS(m, CONTROL_TAG_UNIT))
 			m->device.unit = IMDISK_AUTO_UNIT;
-		r = disk_create(daemon, &m->device, fd, why);
+		r = disk_create(daemon, &m->device, fd, caller, why);
 		fd = -1; /* disk_create owns it */
 		m->present = 0;
 		if (r == 0)
@@ -120,6 +121,15 @@ static bool handle_request(struct daemon *daemon, int sock, struct control_messa
 void control_serve_connection(struct daemon *daemon, int sock)
 {
 	struct control_message *m = malloc(sizeof(*m));
+	struct ucred caller = {.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
+	socklen_t size = sizeof(caller);
+
+	/* Who is asking: a proxy disk reconnects to its server with these rights. */
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &caller, &size) < 0) {
+		free(m);
+		close(sock);
+		return;
+	}
 
 	while (m) {
 		int fd = -1;
@@ -139,7 +149,7 @@ void control_serve_connection(struct daemon *daemon, int sock)
 		}
 		if (r < 0)
 			break;
-		if (!handle_request(daemon, sock, m, fd)) {
+		if (!handle_request(daemon, sock, m, fd, &caller)) {
 			free(m);
 			return; /* the socket is a watch stream now */
 		}

@@ -6,7 +6,11 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include <sys/socket.h>
+
 #include "daemon/disk_table.h"
+
+struct transport_fuse;
 
 #define DAEMON_MAX_WATCHERS 64
 #define DAEMON_WHY_MAX 256
@@ -18,11 +22,18 @@ struct daemon {
 	pthread_mutex_t watchers_lock;
 	int watchers[DAEMON_MAX_WATCHERS];
 	unsigned watcher_count;
+	pthread_mutex_t fuse_lock;
+	struct transport_fuse *fuse; /* started with the first user-space disk */
 };
+
+/* Record the user-facing reason for a failure once, where it is first known, into
+ * why[DAEMON_WHY_MAX]; returns error. */
+int disk_fail(char *why, int error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* disk_ops.c: the control calls.  Each returns 0 or a negative errno, and on
  * failure puts a one-line explanation for the user into why[DAEMON_WHY_MAX]. */
-int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_fd, char *why);
+int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_fd, const struct ucred *caller,
+		char *why);
 int disk_query(struct daemon *daemon, uint32_t unit, struct imdisk_device *out, char *why);
 int disk_list(struct daemon *daemon, uint32_t *units, uint32_t max, uint32_t *total);
 int disk_set_flags(struct daemon *daemon, uint32_t unit, uint32_t mask, uint32_t values,
@@ -31,6 +42,20 @@ int disk_grow(struct daemon *daemon, uint32_t unit, uint64_t amount, int image_f
 int disk_remove(struct daemon *daemon, uint32_t unit, uint32_t mode, char *why);
 /* Close what the daemon holds (at exit); the kernel devices stay. */
 void disk_release_all(struct daemon *daemon);
+
+/* disk_stack.c: disks that need user-space work, served through the FUSE transport. */
+bool disk_needs_userspace(const struct imdisk_device *request);
+/* Build disk->stack over disk->memory, disk->backing_fd or (proxy) image_fd, which
+ * the proxy backend owns on success. */
+int disk_stack_build(struct disk *disk, int image_fd, const struct ucred *caller, char *why);
+/* Publish the stack in the FUSE mount and point setup at the file: returns the
+ * descriptor (to close after the loop attach) or a negative errno. */
+int disk_stack_publish(struct daemon *daemon, struct disk *disk, struct loop_setup *setup, char *why);
+void disk_stack_unpublish(struct daemon *daemon, struct disk *disk);
+int disk_stack_resized(struct daemon *daemon, struct disk *disk);
+void disk_stack_stop(struct daemon *daemon);
+void disk_stack_clean_stale_mount(const struct daemon *daemon);
+void daemon_fuse_directory(const struct daemon *daemon, char *buf, size_t size);
 
 /* state.c: one file per disk under state_dir, so a restarted daemon re-adopts. */
 int state_save(const struct daemon *daemon, const struct disk *disk);

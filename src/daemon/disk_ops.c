@@ -21,13 +21,11 @@
 #include "common/size.h"
 #include "daemon/daemon.h"
 #include "image/geometry.h"
+#include "layer/layer.h"
 
 #define BOOT_SECTOR_SIZE 512
 
-static int fail(char *why, int error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* Record the user-facing reason once, where the error is first known. */
-static int fail(char *why, int error, const char *fmt, ...)
+int disk_fail(char *why, int error, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -58,11 +56,11 @@ static int descriptor_size(int fd, const struct stat *st, uint64_t *size)
 static int check_image_descriptor(int fd, struct stat *st, uint64_t *size, const char *name, char *why)
 {
 	if (fstat(fd, st) < 0)
-		return fail(why, -errno, "cannot examine image %s: %s", name, strerror(errno));
+		return disk_fail(why, -errno, "cannot examine image %s: %s", name, strerror(errno));
 	if (S_ISDIR(st->st_mode))
-		return fail(why, -EISDIR, "image %s is a directory", name);
+		return disk_fail(why, -EISDIR, "image %s is a directory", name);
 	if (descriptor_size(fd, st, size) < 0)
-		return fail(why, -EINVAL, "image %s is neither a regular file nor a block device", name);
+		return disk_fail(why, -EINVAL, "image %s is neither a regular file nor a block device", name);
 	return 0;
 }
 
@@ -80,7 +78,7 @@ static int create_memory_backing(struct disk *disk, int image_fd, uint8_t *boot_
 		if (r < 0)
 			return r;
 		if (info->image_offset >= image_size)
-			return fail(why, -EINVAL, "offset %" PRIu64 " is past the end of image %s (%" PRIu64 " bytes)",
+			return disk_fail(why, -EINVAL, "offset %" PRIu64 " is past the end of image %s (%" PRIu64 " bytes)",
 				    info->image_offset, info->image, image_size);
 		preload = image_size - info->image_offset;
 		if (info->size == 0)
@@ -89,23 +87,23 @@ static int create_memory_backing(struct disk *disk, int image_fd, uint8_t *boot_
 			preload = info->size;
 	}
 	if (info->size == 0)
-		return fail(why, -EINVAL, "a RAM disk needs a size (-s)");
+		return disk_fail(why, -EINVAL, "a RAM disk needs a size (-s)");
 	if (size_free_memory(&available) == 0 && info->size > available)
-		return fail(why, -ENOMEM, "not enough memory: %" PRIu64 " bytes asked, %" PRIu64 " available",
+		return disk_fail(why, -ENOMEM, "not enough memory: %" PRIu64 " bytes asked, %" PRIu64 " available",
 			    info->size, available);
 	r = backend_memory_open(info->size, &disk->memory);
 	if (r < 0)
-		return fail(why, r, "cannot allocate a RAM disk of %" PRIu64 " bytes: %s", info->size, strerror(-r));
+		return disk_fail(why, r, "cannot allocate a RAM disk of %" PRIu64 " bytes: %s", info->size, strerror(-r));
 	if (preload) {
 		r = backend_memory_preload(disk->memory, image_fd, info->image_offset, preload);
 		if (r < 0)
-			return fail(why, r, "cannot load image %s into memory: %s", info->image, strerror(-r));
+			return disk_fail(why, r, "cannot load image %s into memory: %s", info->image, strerror(-r));
 		*have_boot = pread_full(image_fd, boot_sector, BOOT_SECTOR_SIZE, (off_t)info->image_offset) == 0;
 	}
 	if (IMDISK_FILE_TYPE(info->flags) == IMDISK_FILE_TYPE_AWEALLOC) {
 		r = backend_memory_lock(disk->memory);
 		if (r < 0)
-			return fail(why, r == -EPERM ? r : -ENOMEM, "cannot lock %" PRIu64 " bytes of memory: %s",
+			return disk_fail(why, r == -EPERM ? r : -ENOMEM, "cannot lock %" PRIu64 " bytes of memory: %s",
 				    info->size, strerror(-r));
 	}
 	return 0;
@@ -121,28 +119,28 @@ static int create_file_backing(struct disk *disk, int image_fd, uint8_t *boot_se
 	int r;
 
 	if (image_fd < 0)
-		return fail(why, -EBADF, "an image file disk needs the image's descriptor");
+		return disk_fail(why, -EBADF, "an image file disk needs the image's descriptor");
 	r = check_image_descriptor(image_fd, &st, &image_size, info->image, why);
 	if (r < 0)
 		return r;
 	if ((fcntl(image_fd, F_GETFL) & O_ACCMODE) == O_RDONLY)
 		info->flags |= IMDISK_OPTION_RO;
 	if (info->image_offset > image_size || (info->image_offset == image_size && info->size == 0))
-		return fail(why, -EINVAL, "offset %" PRIu64 " is past the end of image %s (%" PRIu64 " bytes)",
+		return disk_fail(why, -EINVAL, "offset %" PRIu64 " is past the end of image %s (%" PRIu64 " bytes)",
 			    info->image_offset, info->image, image_size);
 	if (info->size == 0)
 		info->size = image_size - info->image_offset;
 	if (__builtin_add_overflow(info->image_offset, info->size, &end))
-		return fail(why, -EINVAL, "offset plus size overflows");
+		return disk_fail(why, -EINVAL, "offset plus size overflows");
 	if (end > image_size) {
 		if ((info->flags & IMDISK_OPTION_RO) || !S_ISREG(st.st_mode))
-			return fail(why, -EINVAL, "image %s is %" PRIu64 " bytes: too small for offset %" PRIu64
+			return disk_fail(why, -EINVAL, "image %s is %" PRIu64 " bytes: too small for offset %" PRIu64
 				    " plus size %" PRIu64, info->image, image_size, info->image_offset, info->size);
 		r = (info->flags & IMDISK_OPTION_SPARSE_FILE) ? ftruncate(image_fd, (off_t)end)
 							      : posix_fallocate(image_fd, 0, (off_t)end);
 		if (r != 0) {
 			r = r > 0 ? r : errno;
-			return fail(why, r == ENOSPC ? -ENOSPC : -r, "cannot extend image %s to %" PRIu64 " bytes: %s",
+			return disk_fail(why, r == ENOSPC ? -ENOSPC : -r, "cannot extend image %s to %" PRIu64 " bytes: %s",
 				    info->image, end, strerror(r));
 		}
 	}
@@ -150,7 +148,7 @@ static int create_file_backing(struct disk *disk, int image_fd, uint8_t *boot_se
 	 * has it alone unless asked to share (-o shared). */
 	if (flock(image_fd, ((info->flags & (IMDISK_SHARED_IMAGE | IMDISK_OPTION_RO)) ? LOCK_SH : LOCK_EX) |
 				    LOCK_NB) < 0)
-		return fail(why, -EBUSY, "image %s is in use by another disk (-o shared shares it)", info->image);
+		return disk_fail(why, -EBUSY, "image %s is in use by another disk (-o shared shares it)", info->image);
 	*have_boot = pread_full(image_fd, boot_sector, BOOT_SECTOR_SIZE, (off_t)info->image_offset) == 0;
 	disk->backing_fd = image_fd;
 	return 0;
@@ -163,7 +161,7 @@ static int choose_geometry(struct imdisk_device *info, const uint8_t *boot_secto
 				boot_sector, info->sector_size, info->sectors_per_track, info->tracks_per_cylinder, &g);
 
 	if (r < 0)
-		return fail(why, r, "sector size %" PRIu32 " is not one of 512, 1024, 2048, 4096", info->sector_size);
+		return disk_fail(why, r, "sector size %" PRIu32 " is not one of 512, 1024, 2048, 4096", info->sector_size);
 	info->flags = (info->flags & ~IMDISK_DEVICE_TYPE_MASK) | g.device_type;
 	if (g.device_type == IMDISK_DEVICE_TYPE_CD)
 		info->flags |= IMDISK_OPTION_RO;
@@ -174,12 +172,12 @@ static int choose_geometry(struct imdisk_device *info, const uint8_t *boot_secto
 	info->tracks_per_cylinder = g.tracks_per_cylinder;
 	info->cylinders = g.cylinders;
 	if (info->size < info->sector_size)
-		return fail(why, -EINVAL, "a disk of %" PRIu64 " bytes is smaller than one %" PRIu32 "-byte sector",
+		return disk_fail(why, -EINVAL, "a disk of %" PRIu64 " bytes is smaller than one %" PRIu32 "-byte sector",
 			    info->size, info->sector_size);
 	return 0;
 }
 
-static int attach_loop(struct disk *disk, char *why)
+static int attach_loop(struct daemon *daemon, struct disk *disk, char *why)
 {
 	struct imdisk_device *info = &disk->info;
 	bool memory = disk->memory != NULL;
@@ -195,16 +193,26 @@ static int attach_loop(struct disk *disk, char *why)
 	};
 	struct loop_status status;
 	uint64_t random_tag;
+	int published_fd = -1;
 	int r;
 
-	if (getrandom(&random_tag, sizeof(random_tag), 0) != sizeof(random_tag))
-		return fail(why, -EIO, "no random numbers for the ownership tag");
+	if (disk->stack) {
+		published_fd = disk_stack_publish(daemon, disk, &setup, why);
+		if (published_fd < 0)
+			return published_fd;
+	}
+	if (getrandom(&random_tag, sizeof(random_tag), 0) != sizeof(random_tag)) {
+		r = disk_fail(why, -EIO, "no random numbers for the ownership tag");
+		goto out;
+	}
 	snprintf(disk->tag, sizeof(disk->tag), "imdisk:%016" PRIx64, random_tag);
 	memcpy(setup.tag, disk->tag, sizeof(setup.tag));
 	r = loop_attach(&setup, &disk->loop_number);
-	if (r < 0)
-		return fail(why, r == -ENXIO || r == -ENOENT ? -ENOSPC : r, "cannot attach a loop device: %s",
-			    strerror(-r));
+	if (r < 0) {
+		r = disk_fail(why, r == -ENXIO || r == -ENOENT ? -ENOSPC : r, "cannot attach a loop device: %s",
+			 strerror(-r));
+		goto out;
+	}
 	loop_device_path(disk->loop_number, info->device, sizeof(info->device));
 	if (loop_get_status(disk->loop_number, &status) == 0) {
 		disk->backing_device = status.backing_device;
@@ -212,15 +220,22 @@ static int attach_loop(struct disk *disk, char *why)
 	}
 	loop_get_size(disk->loop_number, &info->size);
 	loop_sectors_written(disk->loop_number, &disk->written_baseline);
-	info->transport = IMDISK_TRANSPORT_LOOP;
-	return 0;
+	info->transport = disk->stack ? IMDISK_TRANSPORT_FUSE : IMDISK_TRANSPORT_LOOP;
+out:
+	if (published_fd >= 0)
+		close(published_fd);
+	if (r < 0)
+		disk_stack_unpublish(daemon, disk);
+	return r;
 }
 
 static void disk_free(struct disk *disk)
 {
 	if (disk->backing_fd >= 0)
 		close(disk->backing_fd);
-	vdisk_close(disk->memory);
+	/* The stack owns everything below it, the memory backend included. */
+	vdisk_close(disk->stack ? disk->stack : disk->memory);
+	free(disk->proxy_target); /* after the proxy backend that calls back with it */
 	free(disk);
 }
 
@@ -233,30 +248,34 @@ static void disk_snapshot(const struct disk *disk, struct imdisk_device *out)
 	*out = disk->info;
 	if (loop_sectors_written(disk->loop_number, &written) == 0 && written > disk->written_baseline)
 		out->flags |= IMDISK_IMAGE_MODIFIED;
+	out->connected = disk->proxy ? backend_proxy_connected(disk->proxy) : 0;
 }
 
-int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_fd, char *why)
+/* The first sector of a user-space disk, for ImDisk's FAT geometry rule. */
+static bool read_stack_boot_sector(struct vdisk *stack, uint8_t *boot_sector)
+{
+	return stack->size >= BOOT_SECTOR_SIZE && vdisk_read(stack, boot_sector, BOOT_SECTOR_SIZE, 0) == 0;
+}
+
+int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_fd, const struct ucred *caller,
+		char *why)
 {
 	uint8_t boot_sector[BOOT_SECTOR_SIZE];
-	bool have_boot = false;
+	bool have_boot = false, userspace = disk_needs_userspace(request);
 	struct disk *disk;
 	uint32_t type;
-	int r;
+	int r = 0;
 
 	request->image[sizeof(request->image) - 1] = 0;
 	type = IMDISK_TYPE(request->flags);
 	if (type == 0)
 		type = image_fd >= 0 ? IMDISK_TYPE_FILE : IMDISK_TYPE_VM;
-	if (type == IMDISK_TYPE_PROXY)
-		r = fail(why, -EOPNOTSUPP, "proxy disks are not supported by this imdiskd yet");
-	else if (request->flags & IMDISK_OPTION_BYTE_SWAP)
-		r = fail(why, -EOPNOTSUPP, "byte swapping (-o bswap) needs the user-space transport, not available yet");
-	else if (request->transport == IMDISK_TRANSPORT_FUSE)
-		r = fail(why, -EOPNOTSUPP, "the FUSE transport is not available yet");
-	else if (request->size % 512)
-		r = fail(why, -EINVAL, "size %" PRIu64 " is not a multiple of 512 bytes", request->size);
-	else
-		r = 0;
+	if (request->size % 512)
+		r = disk_fail(why, -EINVAL, "size %" PRIu64 " is not a multiple of 512 bytes", request->size);
+	else if (type == IMDISK_TYPE_PROXY && IMDISK_PROXY_TYPE(request->flags) == IMDISK_PROXY_TYPE_SHM)
+		r = disk_fail(why, -EOPNOTSUPP, "shared-memory proxy disks are not supported by imdiskd yet");
+	else if (request->transport == IMDISK_TRANSPORT_LOOP && userspace)
+		r = disk_fail(why, -EINVAL, "this disk needs user-space work: --transport=loop cannot serve it");
 	if (r < 0) {
 		if (image_fd >= 0)
 			close(image_fd);
@@ -266,7 +285,7 @@ int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_
 	if (!disk) {
 		if (image_fd >= 0)
 			close(image_fd);
-		return fail(why, -ENOMEM, "out of memory");
+		return disk_fail(why, -ENOMEM, "out of memory");
 	}
 	disk->backing_fd = -1;
 	disk->info = *request;
@@ -278,26 +297,44 @@ int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_
 			close(image_fd);
 		free(disk);
 		if (r == -EEXIST)
-			return fail(why, r, "unit %" PRIu32 " is already in use", request->unit);
-		return fail(why, r, r == -EINVAL ? "unit %" PRIu32 " is out of range" : "no free unit (%" PRIu32 ")",
+			return disk_fail(why, r, "unit %" PRIu32 " is already in use", request->unit);
+		return disk_fail(why, r, r == -EINVAL ? "unit %" PRIu32 " is out of range" : "no free unit (%" PRIu32 ")",
 			    request->unit);
 	}
-	if (disk_is_memory(disk->info.flags)) {
+	if (type == IMDISK_TYPE_PROXY) {
+		r = disk_stack_build(disk, image_fd, caller, why);
+		if (r < 0)
+			close(image_fd);
+		image_fd = -1; /* the proxy backend owns the connection now */
+	} else if (disk_is_memory(disk->info.flags)) {
 		r = create_memory_backing(disk, image_fd, boot_sector, &have_boot, why);
 		if (image_fd >= 0)
 			close(image_fd); /* preloaded: nothing is written back */
+		image_fd = -1;
 	} else {
 		r = create_file_backing(disk, image_fd, boot_sector, &have_boot, why);
 		if (r < 0 && image_fd >= 0)
 			close(image_fd);
+		image_fd = -1;
 	}
+	if (r == 0 && userspace && !disk->stack)
+		r = disk_stack_build(disk, -1, caller, why);
+	if (r == 0 && disk->stack)
+		have_boot = read_stack_boot_sector(disk->stack, boot_sector);
 	if (r == 0)
 		r = choose_geometry(&disk->info, have_boot ? boot_sector : NULL, why);
 	if (r == 0 && disk->memory && disk->info.size % disk->info.sector_size)
-		r = fail(why, -EINVAL, "size %" PRIu64 " is not a multiple of the %" PRIu32 "-byte sector",
+		r = disk_fail(why, -EINVAL, "size %" PRIu64 " is not a multiple of the %" PRIu32 "-byte sector",
 			 disk->info.size, disk->info.sector_size);
+	if (r == 0 && disk->stack && (disk->info.flags & IMDISK_OPTION_RO) && !(disk->stack->flags & VDISK_READ_ONLY)) {
+		/* Read-only from the geometry (a CD): the layer goes on top now. */
+		struct vdisk *layer;
+		r = layer_readonly_open(disk->stack, &layer);
+		if (r == 0)
+			disk->stack = layer;
+	}
 	if (r == 0)
-		r = attach_loop(disk, why);
+		r = attach_loop(daemon, disk, why);
 	if (r < 0) {
 		disk_table_release(&daemon->table, disk->info.unit);
 		disk_free(disk);
@@ -305,7 +342,7 @@ int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_
 	}
 	if (state_save(daemon, disk) < 0)
 		log_warning("unit %" PRIu32 " not saved in %s: a restart will not re-adopt it",
-			disk->info.unit, daemon->state_dir);
+			    disk->info.unit, daemon->state_dir);
 	pthread_mutex_lock(&daemon->table.lock);
 	disk->state = DISK_READY;
 	disk_snapshot(disk, request);
@@ -324,7 +361,7 @@ int disk_query(struct daemon *daemon, uint32_t unit, struct imdisk_device *out, 
 	if (disk)
 		disk_snapshot(disk, out);
 	else
-		r = fail(why, -ENOENT, "no disk with unit number %" PRIu32, unit);
+		r = disk_fail(why, -ENOENT, "no disk with unit number %" PRIu32, unit);
 	pthread_mutex_unlock(&daemon->table.lock);
 	return r;
 }
@@ -362,7 +399,7 @@ int disk_set_flags(struct daemon *daemon, uint32_t unit, uint32_t mask, uint32_t
 	if (!disk) {
 		pthread_mutex_unlock(&daemon->table.lock);
 		*not_changed = mask;
-		return fail(why, -ENOENT, "no disk with unit number %" PRIu32, unit);
+		return disk_fail(why, -ENOENT, "no disk with unit number %" PRIu32, unit);
 	}
 	if (mask & IMDISK_OPTION_RO) {
 		bool read_only = values & IMDISK_OPTION_RO;
@@ -391,9 +428,9 @@ int disk_set_flags(struct daemon *daemon, uint32_t unit, uint32_t mask, uint32_t
 	pthread_mutex_unlock(&daemon->table.lock);
 	*not_changed = refused;
 	if (refused & IMDISK_OPTION_RO)
-		r = fail(why, -EROFS, "unit %" PRIu32 " cannot be made writable (its image is read-only)", unit);
+		r = disk_fail(why, -EROFS, "unit %" PRIu32 " cannot be made writable (its image is read-only)", unit);
 	else if (refused)
-		r = fail(why, -EINVAL, "only ro, rw, rem, fix, sparse and saved can change");
+		r = disk_fail(why, -EINVAL, "only ro, rw, rem, fix, sparse and saved can change");
 	events_publish(daemon, IMDISK_EVENT_FLAGS, unit);
 	return r;
 }
@@ -425,60 +462,66 @@ int disk_grow(struct daemon *daemon, uint32_t unit, uint64_t amount, int image_f
 	pthread_mutex_lock(&daemon->table.lock);
 	disk = disk_table_get(&daemon->table, unit);
 	if (!disk) {
-		r = fail(why, -ENOENT, "no disk with unit number %" PRIu32, unit);
+		r = disk_fail(why, -ENOENT, "no disk with unit number %" PRIu32, unit);
 		goto out;
 	}
 	if (amount == 0 || __builtin_add_overflow(disk->info.size, amount, &new_size) ||
 	    amount % disk->info.sector_size) {
-		r = fail(why, -EINVAL, "cannot grow by %" PRIu64 " bytes: give a positive multiple of %" PRIu32,
+		r = disk_fail(why, -EINVAL, "cannot grow by %" PRIu64 " bytes: give a positive multiple of %" PRIu32,
 			 amount, disk->info.sector_size);
 		goto out;
 	}
 	if (disk->info.flags & IMDISK_OPTION_RO) {
-		r = fail(why, -EROFS, "unit %" PRIu32 " is read-only", unit);
+		r = disk_fail(why, -EROFS, "unit %" PRIu32 " is read-only", unit);
 		goto out;
 	}
 	if (disk_is_memory(disk->info.flags)) {
 		if (!disk->memory) {
-			r = fail(why, -EOPNOTSUPP, "unit %" PRIu32 " was re-adopted after a daemon restart: its memory "
+			r = disk_fail(why, -EOPNOTSUPP, "unit %" PRIu32 " was re-adopted after a daemon restart: its memory "
 				 "can no longer grow", unit);
 			goto out;
 		}
 		if (size_free_memory(&available) == 0 && amount > available) {
-			r = fail(why, -ENOMEM, "not enough memory: %" PRIu64 " more bytes asked, %" PRIu64 " available",
+			r = disk_fail(why, -ENOMEM, "not enough memory: %" PRIu64 " more bytes asked, %" PRIu64 " available",
 				 amount, available);
 			goto out;
 		}
-		r = vdisk_resize(disk->memory, new_size);
+		r = vdisk_resize(disk->stack ? disk->stack : disk->memory, new_size);
 		if (r < 0) {
-			r = fail(why, r, "cannot grow the memory of unit %" PRIu32 ": %s", unit, strerror(-r));
+			r = disk_fail(why, r, "cannot grow the memory of unit %" PRIu32 ": %s", unit, strerror(-r));
 			goto out;
 		}
+	} else if (disk->stack) {
+		r = disk_fail(why, -EOPNOTSUPP, "unit %" PRIu32 " is served in user space (%s): it cannot grow", unit,
+			 disk->proxy ? "a proxy disk" : "an image window");
+		goto out;
 	} else {
 		fd = disk->backing_fd;
 		if (fd < 0 && image_fd >= 0) {
 			struct stat st;
 			if (fstat(image_fd, &st) < 0 || st.st_dev != disk->backing_device ||
 			    (uint64_t)st.st_ino != disk->backing_inode) {
-				r = fail(why, -EBADF, "the descriptor passed is not unit %" PRIu32 "'s image", unit);
+				r = disk_fail(why, -EBADF, "the descriptor passed is not unit %" PRIu32 "'s image", unit);
 				goto out;
 			}
 			fd = image_fd;
 		}
 		if (fd < 0) {
-			r = fail(why, -EBADF, "unit %" PRIu32 " needs its image's descriptor to grow", unit);
+			r = disk_fail(why, -EBADF, "unit %" PRIu32 " needs its image's descriptor to grow", unit);
 			goto out;
 		}
 		r = extend_image(fd, disk->info.image_offset + new_size,
 				 disk->info.flags & IMDISK_OPTION_SPARSE_FILE);
 		if (r < 0) {
-			r = fail(why, r, "cannot extend image %s: %s", disk->info.image, strerror(-r));
+			r = disk_fail(why, r, "cannot extend image %s: %s", disk->info.image, strerror(-r));
 			goto out;
 		}
 	}
-	r = loop_set_size_limit(disk->loop_number, new_size);
+	r = disk_stack_resized(daemon, disk);
+	if (r == 0)
+		r = loop_set_size_limit(disk->loop_number, new_size);
 	if (r < 0) {
-		r = fail(why, r, "the loop device did not take the new size: %s", strerror(-r));
+		r = disk_fail(why, r, "the loop device did not take the new size: %s", strerror(-r));
 		goto out;
 	}
 	loop_get_size(disk->loop_number, &disk->info.size);
@@ -500,20 +543,20 @@ int disk_remove(struct daemon *daemon, uint32_t unit, uint32_t mode, char *why)
 	int r;
 
 	if (mode > IMDISK_REMOVE_EMERGENCY)
-		return fail(why, -EINVAL, "unknown removal mode %" PRIu32, mode);
+		return disk_fail(why, -EINVAL, "unknown removal mode %" PRIu32, mode);
 	pthread_mutex_lock(&daemon->table.lock);
 	disk = disk_table_get(&daemon->table, unit);
 	if (disk)
 		disk->state = DISK_REMOVING;
 	pthread_mutex_unlock(&daemon->table.lock);
 	if (!disk)
-		return fail(why, -ENOENT, "no disk with unit number %" PRIu32, unit);
+		return disk_fail(why, -ENOENT, "no disk with unit number %" PRIu32, unit);
 
 	if (mode == IMDISK_REMOVE_NORMAL && loop_is_busy(disk->loop_number)) {
 		pthread_mutex_lock(&daemon->table.lock);
 		disk->state = DISK_READY;
 		pthread_mutex_unlock(&daemon->table.lock);
-		return fail(why, -EBUSY, "unit %" PRIu32 " (%s) is in use", unit, disk->info.device);
+		return disk_fail(why, -EBUSY, "unit %" PRIu32 " (%s) is in use", unit, disk->info.device);
 	}
 	if (mode != IMDISK_REMOVE_EMERGENCY)
 		loop_flush(disk->loop_number);
@@ -523,8 +566,9 @@ int disk_remove(struct daemon *daemon, uint32_t unit, uint32_t mode, char *why)
 		pthread_mutex_lock(&daemon->table.lock);
 		disk->state = DISK_READY;
 		pthread_mutex_unlock(&daemon->table.lock);
-		return fail(why, r, "cannot detach %s: %s", disk->info.device, strerror(-r));
+		return disk_fail(why, r, "cannot detach %s: %s", disk->info.device, strerror(-r));
 	}
+	disk_stack_unpublish(daemon, disk);
 	state_forget(daemon, unit);
 	disk_table_release(&daemon->table, unit);
 	disk_free(disk);
@@ -536,10 +580,23 @@ void disk_release_all(struct daemon *daemon)
 {
 	pthread_mutex_lock(&daemon->table.lock);
 	for (uint32_t u = 0; u < DISK_TABLE_MAX_UNITS; u++) {
-		if (daemon->table.units[u]) {
-			disk_free(daemon->table.units[u]);
-			daemon->table.units[u] = NULL;
+		struct disk *disk = daemon->table.units[u];
+
+		if (!disk)
+			continue;
+		/* Loop disks live on without us; a user-space disk cannot (we serve its
+		 * bytes): flush and detach it rather than leave a dead device behind. */
+		if (disk->stack) {
+			log_warning("unit %" PRIu32 ": %s is served by imdiskd: removing it as imdiskd stops", u,
+				    disk->info.device);
+			loop_flush(disk->loop_number);
+			loop_detach(disk->loop_number);
+			disk_stack_unpublish(daemon, disk);
+			state_forget(daemon, u);
 		}
+		disk_free(disk);
+		daemon->table.units[u] = NULL;
 	}
 	pthread_mutex_unlock(&daemon->table.lock);
+	disk_stack_stop(daemon);
 }

@@ -23,6 +23,13 @@ struct disk {
 	uint32_t loop_number;
 	int backing_fd;        /* image file disks: the image; else -1 (and after a restart) */
 	struct vdisk *memory;  /* RAM disks: the memory backend (its memfd backs the loop) */
+	/* User-space disks: the top of the vdisk stack the FUSE transport serves (it owns
+	 * everything below, memory included), the proxy backend in it, and the file name
+	 * in the FUSE mount.  NULL / "" for disks on the loop fast path. */
+	struct vdisk *stack;
+	struct vdisk *proxy;
+	void *proxy_target;
+	char fuse_name[32];
 	uint64_t written_baseline; /* loop sectors written when last saved/created */
 	dev_t backing_device;
 	uint64_t backing_inode;

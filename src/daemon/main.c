@@ -261,6 +261,8 @@ int main(int argc, char **argv)
 
 	disk_table_init(&daemon.table);
 	pthread_mutex_init(&daemon.watchers_lock, NULL);
+	pthread_mutex_init(&daemon.fuse_lock, NULL);
+	disk_stack_clean_stale_mount(&daemon);
 	state_adopt_all(&daemon);
 
 	listen_sock = inherited_socket();

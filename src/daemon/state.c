@@ -134,6 +134,15 @@ void state_adopt_all(struct daemon *daemon)
 			free(disk);
 			continue;
 		}
+		if (disk->info.transport == IMDISK_TRANSPORT_FUSE) {
+			/* Its bytes were served by the daemon that died: the device is dead. */
+			log_warning("unit %" PRIu32 ": %s was served by the previous imdiskd; detaching it", unit,
+				    disk->info.device);
+			loop_detach(disk->loop_number);
+			unlink(path);
+			free(disk);
+			continue;
+		}
 		if (disk_table_reserve(&daemon->table, unit, disk) < 0) {
 			log_warning("unit %" PRIu32 ": described twice in %s; keeping the first", unit, daemon->state_dir);
 			free(disk);
