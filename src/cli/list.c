@@ -159,6 +159,7 @@ static struct json_object *disk_to_json(const struct listed_disk *disk)
 	struct json_object *obj = json_object_new_object();
 	struct json_object *geometry = json_object_new_object();
 	struct json_object *mounts = json_object_new_array();
+	struct json_object *proxy = NULL;
 
 	for (size_t i = 0; i < disk->mounts.count; i++)
 		json_object_array_add(mounts, json_object_new_string(disk->mounts.targets[i]));
@@ -167,6 +168,13 @@ static struct json_object *disk_to_json(const struct listed_disk *disk)
 	json_object_object_add(geometry, "sectors_per_track",
 			       json_object_new_int64(dev->sectors_per_track));
 
+	/* Proxy disks: {kind, address, connected}; null for the others. */
+	if (IMDISK_TYPE(dev->flags) == IMDISK_TYPE_PROXY) {
+		proxy = json_object_new_object();
+		json_object_object_add(proxy, "kind", string_or_null(describe_proxy(dev->flags)));
+		json_object_object_add(proxy, "address", json_object_new_string(dev->image));
+		json_object_object_add(proxy, "connected", json_object_new_boolean(dev->connected));
+	}
 	json_object_object_add(obj, "unit", json_object_new_int64(dev->unit));
 	json_object_object_add(obj, "device", json_object_new_string(dev->device));
 	json_object_object_add(obj, "size", json_object_new_uint64(dev->size));
@@ -179,7 +187,7 @@ static struct json_object *disk_to_json(const struct listed_disk *disk)
 	json_object_object_add(obj, "backing",
 			       json_object_new_string(describe_backing(dev->flags)));
 	json_object_object_add(obj, "io", string_or_null(describe_io(dev->flags)));
-	json_object_object_add(obj, "proxy", string_or_null(describe_proxy(dev->flags)));
+	json_object_object_add(obj, "proxy", proxy);
 	json_object_object_add(obj, "sector_size", json_object_new_int64(dev->sector_size));
 	json_object_object_add(obj, "geometry", geometry);
 	json_object_object_add(obj, "read_only",
@@ -194,10 +202,6 @@ static struct json_object *disk_to_json(const struct listed_disk *disk)
 			       json_object_new_boolean(dev->flags & IMDISK_SHARED_IMAGE));
 	json_object_object_add(obj, "byte_swap",
 			       json_object_new_boolean(dev->flags & IMDISK_OPTION_BYTE_SWAP));
-	json_object_object_add(obj, "connected",
-			       IMDISK_TYPE(dev->flags) == IMDISK_TYPE_PROXY
-				       ? json_object_new_boolean(dev->connected)
-				       : NULL);
 	json_object_object_add(obj, "flags", json_object_new_int64(dev->flags));
 	json_object_object_add(obj, "transport",
 			       json_object_new_string(describe_transport(dev->transport)));

@@ -12,8 +12,10 @@
 #include "common/stream_connect.h"
 #include "imdisk.h"
 
-static int connect_unix(const char *path)
+static int connect_unix(const char *target)
 {
+	/* "-f unix:/path", or the path alone. */
+	const char *path = strncmp(target, "unix:", 5) == 0 ? target + 5 : target;
 	int fd = stream_connect_unix(path);
 
 	if (fd == -ENAMETOOLONG)
