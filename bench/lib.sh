@@ -314,8 +314,10 @@ bench_matrix() {
 }
 
 # bench_table TITLE [--anchor L]... [--ours L]... [--goal JOB=RATIO]... [--goal '*=RATIO']
-# Prints a markdown table (median over the rounds; ratio = ours / the better of
-# the anchors on that job) to stdout and appends it to $RESULTS/tables.md.
+# Prints a markdown table to stdout and appends it to $RESULTS/tables.md: each
+# target's median over the rounds (min–max), and the ratio ours / the better of
+# the anchors taken round by round (each round's runs are adjacent in time, so
+# the pairs share the machine's load), median of those ratios (min–max).
 bench_table() {
 	python3 - "$SUMMARY" "$BENCH_JOBS" "$@" <<'EOF' | tee -a "$RESULTS/tables.md"
 import statistics, sys
@@ -330,10 +332,22 @@ for a in it:
     elif a == "--goal":
         k, r = v.split("="); goals[k] = float(r)
     else: sys.exit(f"bench_table: unknown {a}")
-rows = {}
+rows, by_round = {}, {}
 for line in open(summary):
     label, job, rnd, iops, mibs, _ = line.rstrip("\n").split("\t")
     rows.setdefault((label, job), []).append((float(iops), float(mibs)))
+    by_round[(label, job, rnd)] = (float(iops), float(mibs))
+rounds = sorted({k[2] for k in by_round}, key=int)
+
+def paired(o, job):
+    """Ratios ours / better anchor, round by round (the runs adjacent in time)."""
+    out = []
+    for r in rounds:
+        mine = by_round.get((o, job, r))
+        refs = [by_round[(a, job, r)][metric(job)] for a in anchors if (a, job, r) in by_round]
+        if mine and refs and max(refs) > 0:
+            out.append(mine[metric(job)] / max(refs))
+    return out
 
 def metric(job):  # 1M jobs in MiB/s, 4k jobs in IOPS
     return 1 if "-1m-" in job else 0
@@ -359,21 +373,21 @@ out = [f"### {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(he
 met = missed = 0
 for job in jobs:
     cells = [job] + [fmt(job, med(a, job)) for a in anchors]
-    ref = [med(a, job) for a in anchors]
-    ref = max((r[0] for r in ref if r), default=None)
     for o in ours:
         m = med(o, job)
         cells.append(fmt(job, m))
-        if m is None or not ref:
+        ratios = paired(o, job)
+        if not ratios:
             cells.append("–"); continue
-        ratio = m[0] / ref
+        ratio = statistics.median(ratios)
         g = goal(job)
         mark = ""
         if g is not None:
             ok = ratio >= g
             met += ok; missed += not ok
             mark = f" {'✓' if ok else '✗'} (goal ≥ {g:g})"
-        cells.append(f"**{ratio:.2f}×**{mark}")
+        spread = f" ({min(ratios):.2f}–{max(ratios):.2f})" if len(ratios) > 1 else ""
+        cells.append(f"**{ratio:.2f}×**{spread}{mark}")
     out.append("| " + " | ".join(cells) + " |")
 out.append("")
 if met + missed:
@@ -390,7 +404,7 @@ bench_footer() {
 		cat "$RESULTS/targets.md"
 		echo
 		echo "fio: \`$(cat "$RESULTS/fio-command.txt")\`"
-		echo "Median of $BENCH_ROUNDS round(s) of ${BENCH_RUNTIME}s per job (min–max in brackets); raw JSON: $RESULTS"
+		echo "Median of $BENCH_ROUNDS round(s) of ${BENCH_RUNTIME}s per job, min–max in brackets; ratios are taken round by round (ours / the better anchor of the same round), median (min–max). Raw JSON: $RESULTS"
 		echo
 	} | tee -a "$RESULTS/tables.md"
 }

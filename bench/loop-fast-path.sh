@@ -10,6 +10,8 @@
 # costs, and what other mkfs.ext4 options would change.
 #
 # Usage: bench/loop-fast-path.sh [BUILD]     (BENCH_RUNTIME=1 BENCH_ROUNDS=1 for a smoke run)
+#   BENCH_TIMING_RUNS  cycles of the create/remove timing (default 5)
+#   BENCH_DIAG=1       also a diagnostic target (see below)
 source "$(dirname "$0")/lib.sh"
 bench_init "${1:-}"
 BENCH_TIMING_RUNS=${BENCH_TIMING_RUNS:-5}
@@ -37,10 +39,32 @@ dev_file=$DISK_DEV
 bench_fill "$dev_file"
 bench_describe ours-file "\`truncate -s 1G $ff; imdisk -a -f $ff\` → $dev_file (dio=$(cat /sys/block/${dev_file##*/}/loop/dio))"
 
-bench_matrix "A=$dev_a" "ours-ram=$dev_ram" "ours-file=$dev_file"
+targets=("A=$dev_a" "ours-ram=$dev_ram" "ours-file=$dev_file")
+
+# BENCH_DIAG=1: also a memfd like imdiskd's, but reopened through /proc/PID/fd/N
+# (which runs tmpfs's open and so allows O_DIRECT), under loop with direct I/O:
+# what the RAM disk would reach if imdiskd did the same.  Not ours: a diagnosis.
+if [ "${BENCH_DIAG:-0}" = 1 ]; then
+	bench_bg memfd-holder python3 -c '
+import os, signal
+fd = os.memfd_create("bench-memfd", 0)
+os.ftruncate(fd, 1 << 30)
+print(f"/proc/{os.getpid()}/fd/{fd}", flush=True)
+signal.sigwait([signal.SIGTERM, signal.SIGINT])'
+	bench_wait_for 10 test -s "$WORK/memfd-holder.log" || bench_die "memfd holder did not start"
+	bench_losetup "$(head -n 1 "$WORK/memfd-holder.log")"
+	dev_diag=$LOOP_DEV
+	bench_fill "$dev_diag"
+	bench_describe diag-memfd-dio "a memfd (memfd_create + ftruncate 1G, held by a python process), \`losetup --direct-io=on -f --show /proc/PID/fd/N\` → $dev_diag (dio=$(cat /sys/block/${dev_diag##*/}/loop/dio))"
+	targets+=("diag-memfd-dio=$dev_diag")
+fi
+
+bench_matrix "${targets[@]}"
 
 echo
-bench_table "loop fast path: ours vs kernel loop over tmpfs (A)" --anchor A --ours ours-ram --ours ours-file --goal '*=0.97'
+ours=(--ours ours-ram --ours ours-file)
+[ "${BENCH_DIAG:-0}" = 1 ] && ours+=(--ours diag-memfd-dio)
+bench_table "loop fast path: ours vs kernel loop over tmpfs (A)" --anchor A "${ours[@]}" --goal '*=0.97'
 bench_footer
 
 # Free the memory before the timing part.

@@ -43,11 +43,21 @@ expect_error() {
 
 imdisk() { "$IMDISK" "$@"; }
 
+# True when something accepts connections on unix socket $1 (a socket file left
+# by a killed daemon refuses them).
+socket_answers() {
+	if command -v socat >/dev/null 2>&1; then
+		socat -u /dev/null "UNIX-CONNECT:$1" 2>/dev/null
+	else
+		python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$1" 2>/dev/null
+	fi
+}
+
 start_daemon() {
 	"$IMDISKD" --socket "$IMDISK_SOCKET" --foreground "$@" >>"$TEST_DIR/imdiskd.log" 2>&1 &
 	DAEMON_PID=$!
 	for _ in $(seq 100); do
-		[ -S "$IMDISK_SOCKET" ] && return 0
+		[ -S "$IMDISK_SOCKET" ] && socket_answers "$IMDISK_SOCKET" && return 0
 		kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$TEST_DIR/imdiskd.log" >&2; fail "imdiskd exited at start"; }
 		sleep 0.05
 	done

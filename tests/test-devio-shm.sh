@@ -38,6 +38,19 @@ expect_output "info size=2097152 alignment=1 flags=0x6
 read errorno=22 length=0
 close" probe --shm "$name" info read $((2 << 20)) 512 - close
 
+# One client at a time: the second waits for the first, here until it is killed.
+"$PROBE" --shm "$name" info sleep 30000 >/dev/null 2>&1 &
+first=$!
+sleep 0.3
+"$PROBE" --timeout 20 --shm "$name" info close >"$TEST_DIR/second.out" 2>&1 &
+second=$!
+sleep 0.5
+[ ! -s "$TEST_DIR/second.out" ] || fail "two clients at once: $(cat "$TEST_DIR/second.out")"
+kill -KILL $first; wait $first 2>/dev/null || true
+wait $second || fail "the second client: $(cat "$TEST_DIR/second.out")"
+[ "$(cat "$TEST_DIR/second.out")" = "info size=2097152 alignment=1 flags=0x6
+close" ] || fail "the second client: $(cat "$TEST_DIR/second.out")"
+
 # One server per name.
 expect_error "already served" 1 "$DEVIO" "shm:$name" "$img"
 

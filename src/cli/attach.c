@@ -65,6 +65,8 @@ static uint32_t backing_flags(const struct cli_options *o)
 			return IMDISK_TYPE_PROXY | IMDISK_PROXY_TYPE_TCP;
 		if (o->words & WORD_COMM)
 			return IMDISK_TYPE_PROXY | IMDISK_PROXY_TYPE_COMM;
+		if (o->words & WORD_SHM)
+			return IMDISK_TYPE_PROXY | IMDISK_PROXY_TYPE_SHM;
 		return IMDISK_TYPE_PROXY | IMDISK_PROXY_TYPE_DIRECT;
 	case DISK_KIND_FILE:
 		if (o->words & WORD_PAR)
@@ -213,6 +215,10 @@ static int prepare(const struct cli_options *o, struct attach_plan *plan)
 		snprintf(dev->image, sizeof(dev->image), "%s", o->image);
 		dev->image_offset = o->offset;
 		dev->size = plan->has_size ? plan->size : 0;
+		/* A shared-memory server has no stream: imdiskd attaches to the section
+		 * by name, checking access with our identity. */
+		if (IMDISK_PROXY_TYPE(dev->flags) == IMDISK_PROXY_TYPE_SHM)
+			return 0;
 		/* ImDisk's proxy service role: the connection is opened with our rights. */
 		plan->proxy_fd = proxy_connect(o->image, IMDISK_PROXY_TYPE(dev->flags));
 		return plan->proxy_fd < 0 ? plan->proxy_fd : 0;

@@ -355,9 +355,6 @@ static int check_attach(struct cli_options *o, uint32_t seen)
 	if ((words & WORD_BSWAP) && o->transport == IMDISK_TRANSPORT_LOOP)
 		return fail_plain(STEP_USAGE, -EINVAL,
 				  "-o bswap needs the user-space transport, not --transport=loop");
-	if (words & WORD_SHM)
-		return fail_plain(STEP_UNSUPPORTED, -ENOTSUP,
-				  "-o shm (shared-memory proxies) is not supported yet");
 	return 0;
 }
 

@@ -24,6 +24,9 @@ struct daemon {
 	unsigned watcher_count;
 	pthread_mutex_t fuse_lock;
 	struct transport_fuse *fuse; /* started with the first user-space disk */
+	/* A proxy server silent this long fails the request with EIO (reconnecting
+	 * may take as long again): I/O never hangs on a vanished server. */
+	unsigned proxy_timeout_ms;
 };
 
 /* Record the user-facing reason for a failure once, where it is first known, into
@@ -47,7 +50,7 @@ void disk_release_all(struct daemon *daemon);
 bool disk_needs_userspace(const struct imdisk_device *request);
 /* Build disk->stack over disk->memory, disk->backing_fd or (proxy) image_fd, which
  * the proxy backend owns on success. */
-int disk_stack_build(struct disk *disk, int image_fd, const struct ucred *caller, char *why);
+int disk_stack_build(const struct daemon *daemon, struct disk *disk, int image_fd, const struct ucred *caller, char *why);
 /* Publish the stack in the FUSE mount and point setup at the file: returns the
  * descriptor (to close after the loop attach) or a negative errno. */
 int disk_stack_publish(struct daemon *daemon, struct disk *disk, struct loop_setup *setup, char *why);

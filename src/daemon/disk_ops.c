@@ -302,7 +302,7 @@ int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_
 			    request->unit);
 	}
 	if (type == IMDISK_TYPE_PROXY) {
-		r = disk_stack_build(disk, image_fd, caller, why);
+		r = disk_stack_build(daemon, disk, image_fd, caller, why);
 		if (r < 0)
 			close(image_fd);
 		image_fd = -1; /* the proxy backend owns the connection now */
@@ -318,7 +318,7 @@ int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_
 		image_fd = -1;
 	}
 	if (r == 0 && userspace && !disk->stack)
-		r = disk_stack_build(disk, -1, caller, why);
+		r = disk_stack_build(daemon, disk, -1, caller, why);
 	if (r == 0 && disk->stack)
 		have_boot = read_stack_boot_sector(disk->stack, boot_sector);
 	if (r == 0)

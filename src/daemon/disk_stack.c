@@ -22,9 +22,6 @@
 
 /* FUSE workers: two keep both of this machine's cores busy (docs/performance.md). */
 #define FUSE_WORKERS 2
-/* A proxy server silent this long fails the request (then reconnecting may take
- * as long again): bounded, so that I/O never hangs on a vanished server. */
-#define PROXY_TIMEOUT_MS 5000
 
 bool disk_needs_userspace(const struct imdisk_device *request)
 {
@@ -92,18 +89,32 @@ static int proxy_reconnect(void *opaque)
 	return fd;
 }
 
-static int open_proxy_backend(struct disk *disk, int sock, const struct ucred *caller, struct vdisk **out,
+static int open_proxy_backend(const struct daemon *daemon, struct disk *disk, int sock, const struct ucred *caller, struct vdisk **out,
 			      char *why)
 {
 	struct imdisk_device *info = &disk->info;
 	struct backend_proxy_options options = {
 		.fd = sock,
-		.timeout_ms = PROXY_TIMEOUT_MS,
+		.timeout_ms = daemon->proxy_timeout_ms,
 		.read_only = (info->flags & IMDISK_OPTION_RO) != 0,
 	};
 	uint32_t kind = IMDISK_PROXY_TYPE(info->flags);
 	int r;
 
+	if (kind == IMDISK_PROXY_TYPE_SHM) {
+		/* The section is opened by name: with the caller's identity, so that only a
+		 * server the caller may use is reached (setfsuid is per thread). */
+		options.shm_name = info->image;
+		setfsgid(caller ? caller->gid : 0);
+		setfsuid(caller ? caller->uid : 0);
+		r = backend_proxy_open(&options, out);
+		setfsuid(0);
+		setfsgid(0);
+		if (r < 0)
+			disk_fail(why, r == -ENOENT ? -EHOSTUNREACH : r, "cannot attach to the shared-memory server %s: %s",
+				  info->image, strerror(-r));
+		return r == -ENOENT ? -EHOSTUNREACH : r;
+	}
 	if (sock < 0)
 		return disk_fail(why, -EBADF, "a proxy disk needs a connected stream");
 	if (kind == IMDISK_PROXY_TYPE_TCP || kind == IMDISK_PROXY_TYPE_DIRECT) {
@@ -129,7 +140,7 @@ static int open_proxy_backend(struct disk *disk, int sock, const struct ucred *c
 	return r;
 }
 
-int disk_stack_build(struct disk *disk, int image_fd, const struct ucred *caller, char *why)
+int disk_stack_build(const struct daemon *daemon, struct disk *disk, int image_fd, const struct ucred *caller, char *why)
 {
 	struct imdisk_device *info = &disk->info;
 	struct vdisk *stack = NULL, *layer;
@@ -139,7 +150,7 @@ int disk_stack_build(struct disk *disk, int image_fd, const struct ucred *caller
 	if (disk->memory) {
 		stack = disk->memory;
 	} else if (IMDISK_TYPE(info->flags) == IMDISK_TYPE_PROXY) {
-		r = open_proxy_backend(disk, image_fd, caller, &stack, why);
+		r = open_proxy_backend(daemon, disk, image_fd, caller, &stack, why);
 		if (r < 0)
 			return r;
 		disk->proxy = stack;

@@ -32,6 +32,9 @@ static void usage(FILE *out)
 		"  -d, --state-dir DIR   where disk state is kept for re-adoption (default: the socket's\n"
 		"                        folder + /state)\n"
 		"  -f, --foreground      stay in the foreground (default: detach once the socket is ready)\n"
+		"  -t, --proxy-timeout SECONDS\n"
+		"                        a proxy server silent this long fails I/O with EIO, and\n"
+		"                        reconnecting may take as long again (default 10)\n"
 		"  -v, --verbose         log every request\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         version\n\n"
@@ -181,6 +184,7 @@ int main(int argc, char **argv)
 	static const struct option options[] = {
 		{"socket", required_argument, NULL, 's'}, {"state-dir", required_argument, NULL, 'd'},
 		{"foreground", no_argument, NULL, 'f'},   {"verbose", no_argument, NULL, 'v'},
+		{"proxy-timeout", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
@@ -193,11 +197,22 @@ int main(int argc, char **argv)
 	char directory[PATH_MAX];
 
 	log_init("imdiskd", LOG_LEVEL_WARNING);
-	while ((option = getopt_long(argc, argv, "s:d:fvhV", options, NULL)) != -1) {
+	daemon.proxy_timeout_ms = 10000;
+	while ((option = getopt_long(argc, argv, "s:d:ft:vhV", options, NULL)) != -1) {
 		switch (option) {
 		case 's': socket_path = optarg; break;
 		case 'd': state_dir = optarg; break;
 		case 'f': foreground = true; break;
+		case 't': {
+			char *end;
+			double seconds = strtod(optarg, &end);
+			if (end == optarg || *end || !(seconds >= 0.1 && seconds <= 3600)) {
+				log_error("--proxy-timeout takes seconds from 0.1 to 3600, not '%s'", optarg);
+				return 1;
+			}
+			daemon.proxy_timeout_ms = (unsigned)(seconds * 1000);
+			break;
+		}
 		case 'v': log_set_level(LOG_LEVEL_INFO); break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("imdiskd %s\n", IMDISK_VERSION); return 0;

@@ -132,7 +132,6 @@ struct devio_disk_spec {
 		DEVIO_WINDOW_AUTO,      /* partition 1 when the image has a table, else all */
 		DEVIO_WINDOW_PARTITION, /* partition `partition` (0: the whole image) */
 		DEVIO_WINDOW_SIZE,      /* `size` bytes */
-		DEVIO_WINDOW_REST,      /* from `offset` to the end */
 	} window;
 	uint32_t partition;
 	uint64_t size;

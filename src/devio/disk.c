@@ -89,8 +89,6 @@ static int find_window(const struct devio_disk_spec *spec, struct vdisk *disk, u
 	*offset = spec->offset;
 	*size = disk->size - spec->offset;
 	switch (spec->window) {
-	case DEVIO_WINDOW_REST:
-		return 0;
 	case DEVIO_WINDOW_SIZE:
 		if (spec->size > disk->size - spec->offset) {
 			log_error("%" PRIu64 " bytes at offset %" PRIu64 " do not fit in %s (%" PRIu64

@@ -475,6 +475,8 @@ static int data_reserve(uint8_t **data, size_t *cap, uint64_t need)
 	if (need <= *cap && *data)
 		return 0;
 	size = (size_t)((need + DATA_BUFFER_STEP - 1) / DATA_BUFFER_STEP * DATA_BUFFER_STEP);
+	if (size == 0)
+		size = DATA_BUFFER_STEP;
 	free(*data);
 	*data = malloc(size);
 	*cap = *data ? size : 0;
@@ -534,6 +536,10 @@ int devio_serve_stream(struct devio_server *server, int in_fd, int out_fd, const
 		if (action == DEVIO_CLOSE) {
 			if (!sessions_per_stream)
 				break;
+			/* The line stays open: this session's writes are made durable now. */
+			if (server->writeback && (r = devio_server_flush(server)) < 0)
+				log_warning("%s: flush at the end of the session: %s", peer,
+					    strerror(-r));
 			log_debug("%s: session closed", peer);
 			continue;
 		}

@@ -1,19 +1,31 @@
 /* The FUSE transport: every published disk is a regular file in a private FUSE
  * mount, and the kernel loop driver (direct I/O) on that file is the block device.
  *
- * We speak the kernel protocol (linux/fuse.h) on /dev/fuse ourselves instead of
- * running libfuse's session loop: on this project's test machine libfuse 3.14's
- * request loop topped out at 61-79k IOPS (4k random reads, queue depth 32, loop
- * with direct I/O on top) while a bare request loop like this one reaches more
- * than twice that; its loop, not FUSE, was the limit (docs/performance.md).
+ * We speak the kernel protocol (linux/fuse.h) ourselves instead of running
+ * libfuse's session loop: on this project's test machine libfuse 3.14's request
+ * loop topped out at 61-79k IOPS (4k random reads, queue depth 32, loop with
+ * direct I/O on top) while a bare request loop reaches about twice that; its
+ * loop, not FUSE, was the limit (docs/performance.md).
  *
- * Shape of the fast path: N workers, each with its own clone of the session
- * descriptor (FUSE_DEV_IOC_CLONE) and its own buffer.  A worker read()s one
- * request, calls the disk straight into / out of that buffer (WRITE data is
- * laid out to start page aligned; READ data is produced in place) and answers
- * with one writev() of header + data.  No locks on the I/O path: the open file
- * handle is the node itself, and a per-node in-flight count lets remove() wait
- * for requests on a disk without stopping the others.
+ * Two ways to receive requests, chosen at INIT:
+ *
+ * - /dev/fuse (always there): N workers, each with its own clone of the session
+ *   descriptor (FUSE_DEV_IOC_CLONE) and its own buffer.  A worker read()s one
+ *   request, calls the disk straight into / out of that buffer (WRITE data is
+ *   laid out to start page aligned; READ data is produced in place) and answers
+ *   with one writev() of header + data: two system calls per request.
+ *
+ * - FUSE over io_uring (kernel 6.14+, offered only when root has set
+ *   /sys/module/fuse/parameters/enable_uring): one thread per CPU queue, each
+ *   with its own ring of registered buffers; the kernel writes a request into a
+ *   buffer and completes a command, we answer by committing the reply and
+ *   fetching the next request in one SQE, and one io_uring_enter() carries a
+ *   whole batch of them.  FORGET and INTERRUPT still come through /dev/fuse, so
+ *   one /dev/fuse worker stays.
+ *
+ * No locks on the I/O path: the open file handle is the node itself, and a
+ * per-node in-flight count lets remove() wait for requests on a disk without
+ * stopping the others.
  */
 #include "transport/fuse.h"
 
@@ -21,6 +33,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fuse.h>
+#include <liburing.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -29,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -47,6 +62,35 @@
 #define FALLOC_FL_ZERO_RANGE 0x10
 #endif
 
+/* FUSE over io_uring (protocol 7.42, kernel 6.14).  Debian 12's linux/fuse.h is
+ * 7.38, so the kernel ABI is spelled out here. */
+#define FUSE_TRANSPORT_OVER_IO_URING (1u << 9) /* FUSE_OVER_IO_URING, in flags2 */
+#define FUSE_TRANSPORT_URING_REGISTER 1u     /* register a buffer, fetch a request */
+#define FUSE_TRANSPORT_URING_COMMIT_AND_FETCH 2u
+
+struct fuse_transport_uring_ent_in_out {
+	uint64_t flags;
+	uint64_t commit_id; /* to name the request when committing its reply */
+	uint32_t payload_sz;
+	uint32_t padding;
+	uint64_t reserved;
+};
+
+/* The first buffer of a ring entry. */
+struct fuse_transport_uring_header {
+	unsigned char in_out[128]; /* fuse_in_header, then our fuse_out_header */
+	unsigned char op_in[128];  /* the opcode's fixed argument (fuse_read_in...) */
+	struct fuse_transport_uring_ent_in_out ent_in_out;
+};
+
+/* In the 80-byte command area of a 128-byte SQE. */
+struct fuse_transport_uring_cmd {
+	uint64_t flags;
+	uint64_t commit_id;
+	uint16_t qid;
+	uint8_t padding[6];
+};
+
 /* 256 pages (1 MiB on 4 KiB pages) per request: the kernel's default
  * fs.fuse.max_pages_limit, and what lets a 1 MiB loop request travel as one
  * FUSE request. */
@@ -56,6 +100,11 @@
  * driver's path).  The kernel default is 12, far below the queue depths a
  * block device sees. */
 #define FUSE_TRANSPORT_MAX_BACKGROUND 512u
+
+/* Buffers registered per io_uring queue: requests one queue thread can take in
+ * one batch. */
+#define FUSE_TRANSPORT_RING_DEPTH 8u
+#define FUSE_TRANSPORT_RING_STOP UINT64_MAX /* user_data of the stop poll */
 
 /* Names and sizes only change through add/remove/resized, which invalidate the
  * kernel's caches themselves: long timeouts cost nothing. */
@@ -81,38 +130,70 @@ struct fuse_node {
 	char name[];
 };
 
-struct fuse_worker {
+/* What a request handler needs: where its answer goes and where to build it. */
+struct fuse_context {
 	struct transport_fuse *fuse;
+	unsigned char *data;  /* page aligned; READ and READDIR answers are built here */
+	size_t data_size;
+	int fd;               /* /dev/fuse: answer with writev() here */
+	struct fuse_ring_queue *queue; /* io_uring: answer by committing `entry` */
+	unsigned entry;
+	bool answered;
+};
+
+struct fuse_worker {
+	struct fuse_context ctx;
 	pthread_t thread;
 	bool running;
-	int fd;                   /* clone of the session descriptor */
 	unsigned char *map;       /* the buffer mapping */
 	size_t map_size;
 	unsigned char *request;   /* where read() puts a request */
 	size_t request_size;
-	unsigned char *data;      /* page aligned: WRITE payloads and READ replies */
-	size_t data_size;
+};
+
+struct fuse_ring_entry {
+	struct fuse_transport_uring_header *header;
+	unsigned char *payload;
+	struct iovec iov[2];
+};
+
+struct fuse_ring_queue {
+	struct transport_fuse *fuse;
+	pthread_t thread;
+	bool running;
+	uint16_t qid;
+	struct io_uring ring;
+	unsigned char *map; /* payload buffers, then headers */
+	size_t map_size;
+	struct fuse_ring_entry entries[FUSE_TRANSPORT_RING_DEPTH];
+	int setup_result;   /* from the thread: ring and registration */
+	bool setup_done;
 };
 
 struct transport_fuse {
-	int fd; /* the session descriptor (INIT and notifications) */
+	int fd; /* the session descriptor (INIT, notifications, io_uring commands) */
 	char *mountpoint;
 	bool mounted;
 	size_t page_size;
 	size_t max_write;
 	uint32_t proto_minor;
 	uint32_t open_flags; /* FOPEN_* for disk files */
+	bool use_uring;
 
 	pthread_mutex_t lock;
-	pthread_cond_t drained; /* a removed disk's last request finished */
+	pthread_cond_t drained; /* a removed disk's last request finished; a queue set up */
 	struct fuse_node *nodes;
 	uint64_t next_ino;
+	struct timespec started;
 
 	unsigned worker_count;
 	struct fuse_worker *workers;
+	unsigned queue_count;
+	struct fuse_ring_queue *queues;
+	int stop_fd; /* eventfd: tells the queue threads to finish */
 };
 
-/* ---- replies ---- */
+/* ---- answers ---- */
 
 static int fuse_send(int fd, struct iovec *iov, int count)
 {
@@ -131,7 +212,10 @@ static int fuse_send(int fd, struct iovec *iov, int count)
 	return 0;
 }
 
-static void fuse_reply(struct fuse_worker *w, uint64_t unique, int error, const void *arg, size_t len)
+static void fuse_ring_commit(struct fuse_context *ctx, uint64_t unique, int error, const void *arg, size_t len);
+
+/* Answer the request `unique`: an error, or `len` bytes of `arg`. */
+static void fuse_reply(struct fuse_context *ctx, uint64_t unique, int error, const void *arg, size_t len)
 {
 	struct fuse_out_header out = { .error = error, .unique = unique };
 	struct iovec iov[2] = {
@@ -139,12 +223,16 @@ static void fuse_reply(struct fuse_worker *w, uint64_t unique, int error, const 
 		{ .iov_base = (void *)arg, .iov_len = len },
 	};
 
-	fuse_send(w->fd, iov, error || !len ? 1 : 2);
+	ctx->answered = true;
+	if (ctx->queue)
+		fuse_ring_commit(ctx, unique, error, arg, len);
+	else
+		fuse_send(ctx->fd, iov, error || !len ? 1 : 2);
 }
 
-static void fuse_reply_error(struct fuse_worker *w, uint64_t unique, int error)
+static void fuse_reply_error(struct fuse_context *ctx, uint64_t unique, int error)
 {
-	fuse_reply(w, unique, error, NULL, 0);
+	fuse_reply(ctx, unique, error, NULL, 0);
 }
 
 /* ---- nodes (called with fuse->lock held) ---- */
@@ -187,10 +275,12 @@ static void fuse_node_release_if_unused(struct transport_fuse *fuse, struct fuse
 	}
 }
 
-static void fuse_root_attr(struct fuse_attr *attr)
+static void fuse_root_attr(const struct transport_fuse *fuse, struct fuse_attr *attr)
 {
 	memset(attr, 0, sizeof(*attr));
 	attr->ino = FUSE_ROOT_ID;
+	attr->atime = attr->mtime = attr->ctime = (uint64_t)fuse->started.tv_sec;
+	attr->atimensec = attr->mtimensec = attr->ctimensec = (uint32_t)fuse->started.tv_nsec;
 	attr->mode = FUSE_TRANSPORT_ROOT_MODE;
 	attr->nlink = 2;
 	attr->blksize = 4096;
@@ -215,7 +305,7 @@ static int fuse_attr_of(struct transport_fuse *fuse, uint64_t ino, struct fuse_a
 	struct fuse_node *node;
 
 	if (ino == FUSE_ROOT_ID) {
-		fuse_root_attr(attr);
+		fuse_root_attr(fuse, attr);
 		return 0;
 	}
 	node = fuse_node_by_ino(fuse, ino);
@@ -257,19 +347,17 @@ static struct fuse_node *fuse_node_of_fh(uint64_t fh)
 	return (struct fuse_node *)(uintptr_t)fh;
 }
 
-static void fuse_do_read(struct fuse_worker *w, const struct fuse_in_header *in, const void *arg)
+static void fuse_do_read(struct fuse_context *ctx, const struct fuse_in_header *in, const void *op)
 {
-	const struct fuse_read_in *read_in = arg;
+	const struct fuse_read_in *read_in = op;
 	struct fuse_node *node = fuse_node_of_fh(read_in->fh);
-	struct fuse_out_header out = { .unique = in->unique };
-	struct iovec iov[2] = { { .iov_base = &out, .iov_len = sizeof(out) } };
 	struct vdisk *disk = fuse_disk_get(node);
 	size_t len = read_in->size;
-	int r = 0;
+	int r;
 
 	if (!disk) {
 		r = -EIO;
-	} else if (len > w->data_size) {
+	} else if (len > ctx->data_size) {
 		r = -EINVAL;
 	} else {
 		/* A file read past the end is short, not an error. */
@@ -277,30 +365,26 @@ static void fuse_do_read(struct fuse_worker *w, const struct fuse_in_header *in,
 			len = 0;
 		else if (len > disk->size - read_in->offset)
 			len = (size_t)(disk->size - read_in->offset);
-		r = vdisk_read(disk, w->data, len, read_in->offset);
+		r = vdisk_read(disk, ctx->data, len, read_in->offset);
 	}
-	fuse_disk_put(w->fuse, node, disk);
-	if (r < 0) {
-		out.error = r;
-		fuse_send(w->fd, iov, 1);
-		return;
-	}
-	iov[1].iov_base = w->data;
-	iov[1].iov_len = len;
-	fuse_send(w->fd, iov, len ? 2 : 1);
+	fuse_disk_put(ctx->fuse, node, disk);
+	if (r < 0)
+		fuse_reply_error(ctx, in->unique, r);
+	else
+		fuse_reply(ctx, in->unique, 0, ctx->data, len);
 }
 
-static void fuse_do_write(struct fuse_worker *w, const struct fuse_in_header *in, const void *arg,
-			  size_t arg_len)
+static void fuse_do_write(struct fuse_context *ctx, const struct fuse_in_header *in, const void *op,
+			  const void *data, size_t data_len)
 {
-	const struct fuse_write_in *write_in = arg;
+	const struct fuse_write_in *write_in = op;
 	struct fuse_node *node = fuse_node_of_fh(write_in->fh);
 	struct fuse_write_out write_out = { .size = write_in->size };
 	struct vdisk *disk;
 	int r;
 
-	if (arg_len < sizeof(*write_in) || write_in->size > arg_len - sizeof(*write_in)) {
-		fuse_reply_error(w, in->unique, -EINVAL);
+	if (write_in->size > data_len) {
+		fuse_reply_error(ctx, in->unique, -EINVAL);
 		return;
 	}
 	disk = fuse_disk_get(node);
@@ -309,31 +393,30 @@ static void fuse_do_write(struct fuse_worker *w, const struct fuse_in_header *in
 	else if (write_in->offset > disk->size || write_in->size > disk->size - write_in->offset)
 		r = -ENOSPC; /* a disk does not grow by writing past its end */
 	else
-		r = vdisk_write(disk, (const unsigned char *)arg + sizeof(*write_in), write_in->size,
-				write_in->offset);
-	fuse_disk_put(w->fuse, node, disk);
+		r = vdisk_write(disk, data, write_in->size, write_in->offset);
+	fuse_disk_put(ctx->fuse, node, disk);
 	if (r < 0)
-		fuse_reply_error(w, in->unique, r);
+		fuse_reply_error(ctx, in->unique, r);
 	else
-		fuse_reply(w, in->unique, 0, &write_out, sizeof(write_out));
+		fuse_reply(ctx, in->unique, 0, &write_out, sizeof(write_out));
 }
 
-static void fuse_do_fsync(struct fuse_worker *w, const struct fuse_in_header *in, const void *arg)
+static void fuse_do_fsync(struct fuse_context *ctx, const struct fuse_in_header *in, const void *op)
 {
-	const struct fuse_fsync_in *fsync_in = arg;
+	const struct fuse_fsync_in *fsync_in = op;
 	struct fuse_node *node = fuse_node_of_fh(fsync_in->fh);
 	struct vdisk *disk = fuse_disk_get(node);
 	int r = disk ? vdisk_flush(disk) : -EIO;
 
-	fuse_disk_put(w->fuse, node, disk);
-	fuse_reply_error(w, in->unique, r);
+	fuse_disk_put(ctx->fuse, node, disk);
+	fuse_reply_error(ctx, in->unique, r);
 }
 
 /* The loop driver turns discard into PUNCH_HOLE|KEEP_SIZE and write-zeroes into
  * ZERO_RANGE|KEEP_SIZE: those become the disk's trim and zero. */
-static void fuse_do_fallocate(struct fuse_worker *w, const struct fuse_in_header *in, const void *arg)
+static void fuse_do_fallocate(struct fuse_context *ctx, const struct fuse_in_header *in, const void *op)
 {
-	const struct fuse_fallocate_in *fallocate_in = arg;
+	const struct fuse_fallocate_in *fallocate_in = op;
 	struct fuse_node *node = fuse_node_of_fh(fallocate_in->fh);
 	uint32_t mode = fallocate_in->mode;
 	uint64_t offset = fallocate_in->offset, len = fallocate_in->length;
@@ -352,20 +435,20 @@ static void fuse_do_fallocate(struct fuse_worker *w, const struct fuse_in_header
 		r = (disk->flags & VDISK_READ_ONLY) ? -EROFS : 0; /* inside the disk: allocated */
 	else
 		r = -EOPNOTSUPP;
-	fuse_disk_put(w->fuse, node, disk);
-	fuse_reply_error(w, in->unique, r);
+	fuse_disk_put(ctx->fuse, node, disk);
+	fuse_reply_error(ctx, in->unique, r);
 }
 
 /* ---- the namespace: one flat directory ---- */
 
-static void fuse_do_lookup(struct fuse_worker *w, const struct fuse_in_header *in, const char *name)
+static void fuse_do_lookup(struct fuse_context *ctx, const struct fuse_in_header *in, const char *name)
 {
-	struct transport_fuse *fuse = w->fuse;
+	struct transport_fuse *fuse = ctx->fuse;
 	struct fuse_entry_out entry = { 0 };
 	struct fuse_node *node;
 
 	if (in->nodeid != FUSE_ROOT_ID) {
-		fuse_reply_error(w, in->unique, -ENOTDIR);
+		fuse_reply_error(ctx, in->unique, -ENOTDIR);
 		return;
 	}
 	pthread_mutex_lock(&fuse->lock);
@@ -381,9 +464,9 @@ static void fuse_do_lookup(struct fuse_worker *w, const struct fuse_in_header *i
 	/* An error, not a zero node id: the kernel keeps no negative entry, so a
 	 * disk added later under this name is found at once. */
 	if (!node)
-		fuse_reply_error(w, in->unique, -ENOENT);
+		fuse_reply_error(ctx, in->unique, -ENOENT);
 	else
-		fuse_reply(w, in->unique, 0, &entry, sizeof(entry));
+		fuse_reply(ctx, in->unique, 0, &entry, sizeof(entry));
 }
 
 static void fuse_forget(struct transport_fuse *fuse, uint64_t ino, uint64_t count)
@@ -396,55 +479,55 @@ static void fuse_forget(struct transport_fuse *fuse, uint64_t ino, uint64_t coun
 	fuse_node_release_if_unused(fuse, node);
 }
 
-static void fuse_do_forget(struct fuse_worker *w, const struct fuse_in_header *in, const void *arg)
+static void fuse_do_forget(struct fuse_context *ctx, const struct fuse_in_header *in, const void *op)
 {
-	const struct fuse_forget_in *forget_in = arg;
+	const struct fuse_forget_in *forget_in = op;
 
-	pthread_mutex_lock(&w->fuse->lock);
-	fuse_forget(w->fuse, in->nodeid, forget_in->nlookup);
-	pthread_mutex_unlock(&w->fuse->lock);
+	pthread_mutex_lock(&ctx->fuse->lock);
+	fuse_forget(ctx->fuse, in->nodeid, forget_in->nlookup);
+	pthread_mutex_unlock(&ctx->fuse->lock);
 }
 
-static void fuse_do_batch_forget(struct fuse_worker *w, const void *arg, size_t arg_len)
+static void fuse_do_batch_forget(struct fuse_context *ctx, const void *op, const void *list, size_t list_len)
 {
-	const struct fuse_batch_forget_in *batch = arg;
-	const struct fuse_forget_one *one = (const void *)(batch + 1);
+	const struct fuse_batch_forget_in *batch = op;
+	const struct fuse_forget_one *one = list;
 	size_t count = batch->count;
 
-	if (count > (arg_len - sizeof(*batch)) / sizeof(*one))
-		count = (arg_len - sizeof(*batch)) / sizeof(*one);
-	pthread_mutex_lock(&w->fuse->lock);
+	if (count > list_len / sizeof(*one))
+		count = list_len / sizeof(*one);
+	pthread_mutex_lock(&ctx->fuse->lock);
 	for (size_t i = 0; i < count; i++)
-		fuse_forget(w->fuse, one[i].nodeid, one[i].nlookup);
-	pthread_mutex_unlock(&w->fuse->lock);
+		fuse_forget(ctx->fuse, one[i].nodeid, one[i].nlookup);
+	pthread_mutex_unlock(&ctx->fuse->lock);
 }
 
-static void fuse_do_getattr(struct fuse_worker *w, const struct fuse_in_header *in)
+static void fuse_do_getattr(struct fuse_context *ctx, const struct fuse_in_header *in)
 {
 	struct fuse_attr_out attr_out = { .attr_valid = FUSE_TRANSPORT_TIMEOUT };
 	int r;
 
-	pthread_mutex_lock(&w->fuse->lock);
-	r = fuse_attr_of(w->fuse, in->nodeid, &attr_out.attr);
-	pthread_mutex_unlock(&w->fuse->lock);
+	pthread_mutex_lock(&ctx->fuse->lock);
+	r = fuse_attr_of(ctx->fuse, in->nodeid, &attr_out.attr);
+	pthread_mutex_unlock(&ctx->fuse->lock);
 	if (r < 0)
-		fuse_reply_error(w, in->unique, r);
+		fuse_reply_error(ctx, in->unique, r);
 	else
-		fuse_reply(w, in->unique, 0, &attr_out, sizeof(attr_out));
+		fuse_reply(ctx, in->unique, 0, &attr_out, sizeof(attr_out));
 }
 
 /* A disk's size, owner and mode are the daemon's business: only no-op changes
  * (and times, which are not kept) are accepted. */
-static void fuse_do_setattr(struct fuse_worker *w, const struct fuse_in_header *in, const void *arg)
+static void fuse_do_setattr(struct fuse_context *ctx, const struct fuse_in_header *in, const void *op)
 {
-	const struct fuse_setattr_in *setattr_in = arg;
+	const struct fuse_setattr_in *setattr_in = op;
 	struct fuse_attr_out attr_out = { .attr_valid = FUSE_TRANSPORT_TIMEOUT };
 	struct fuse_attr *attr = &attr_out.attr;
 	int r;
 
-	pthread_mutex_lock(&w->fuse->lock);
-	r = fuse_attr_of(w->fuse, in->nodeid, attr);
-	pthread_mutex_unlock(&w->fuse->lock);
+	pthread_mutex_lock(&ctx->fuse->lock);
+	r = fuse_attr_of(ctx->fuse, in->nodeid, attr);
+	pthread_mutex_unlock(&ctx->fuse->lock);
 	if (r == 0 && (setattr_in->valid & FATTR_SIZE) && setattr_in->size != attr->size)
 		r = -EPERM;
 	if (r == 0 && (setattr_in->valid & FATTR_MODE) && (setattr_in->mode & 07777) != (attr->mode & 07777))
@@ -454,15 +537,15 @@ static void fuse_do_setattr(struct fuse_worker *w, const struct fuse_in_header *
 	if (r == 0 && (setattr_in->valid & FATTR_GID) && setattr_in->gid != attr->gid)
 		r = -EPERM;
 	if (r < 0)
-		fuse_reply_error(w, in->unique, r);
+		fuse_reply_error(ctx, in->unique, r);
 	else
-		fuse_reply(w, in->unique, 0, &attr_out, sizeof(attr_out));
+		fuse_reply(ctx, in->unique, 0, &attr_out, sizeof(attr_out));
 }
 
-static void fuse_do_open(struct fuse_worker *w, const struct fuse_in_header *in, const void *arg)
+static void fuse_do_open(struct fuse_context *ctx, const struct fuse_in_header *in, const void *op)
 {
-	const struct fuse_open_in *open_in = arg;
-	struct transport_fuse *fuse = w->fuse;
+	const struct fuse_open_in *open_in = op;
+	struct transport_fuse *fuse = ctx->fuse;
 	struct fuse_open_out open_out = { .open_flags = fuse->open_flags };
 	struct fuse_node *node;
 	struct vdisk *disk;
@@ -483,36 +566,36 @@ static void fuse_do_open(struct fuse_worker *w, const struct fuse_in_header *in,
 	}
 	pthread_mutex_unlock(&fuse->lock);
 	if (r < 0)
-		fuse_reply_error(w, in->unique, r);
+		fuse_reply_error(ctx, in->unique, r);
 	else
-		fuse_reply(w, in->unique, 0, &open_out, sizeof(open_out));
+		fuse_reply(ctx, in->unique, 0, &open_out, sizeof(open_out));
 }
 
-static void fuse_do_release(struct fuse_worker *w, const struct fuse_in_header *in, const void *arg)
+static void fuse_do_release(struct fuse_context *ctx, const struct fuse_in_header *in, const void *op)
 {
-	const struct fuse_release_in *release_in = arg;
+	const struct fuse_release_in *release_in = op;
 	struct fuse_node *node = fuse_node_of_fh(release_in->fh);
 
-	pthread_mutex_lock(&w->fuse->lock);
+	pthread_mutex_lock(&ctx->fuse->lock);
 	if (node && node->opens) {
 		node->opens--;
-		fuse_node_release_if_unused(w->fuse, node);
+		fuse_node_release_if_unused(ctx->fuse, node);
 	}
-	pthread_mutex_unlock(&w->fuse->lock);
-	fuse_reply_error(w, in->unique, 0);
+	pthread_mutex_unlock(&ctx->fuse->lock);
+	fuse_reply_error(ctx, in->unique, 0);
 }
 
-static void fuse_do_opendir(struct fuse_worker *w, const struct fuse_in_header *in)
+static void fuse_do_opendir(struct fuse_context *ctx, const struct fuse_in_header *in)
 {
 	struct fuse_open_out open_out = { 0 };
 
 	if (in->nodeid != FUSE_ROOT_ID)
-		fuse_reply_error(w, in->unique, -ENOTDIR);
+		fuse_reply_error(ctx, in->unique, -ENOTDIR);
 	else
-		fuse_reply(w, in->unique, 0, &open_out, sizeof(open_out));
+		fuse_reply(ctx, in->unique, 0, &open_out, sizeof(open_out));
 }
 
-/* Append one entry to a READDIR reply; false when it does not fit. */
+/* Append one entry to a READDIR answer; false when it does not fit. */
 static bool fuse_dirent_add(unsigned char *buf, size_t size, size_t *used, uint64_t ino, uint64_t next,
 			    uint32_t type, const char *name)
 {
@@ -534,42 +617,42 @@ static bool fuse_dirent_add(unsigned char *buf, size_t size, size_t *used, uint6
 
 /* Offsets: 1 after ".", 2 after "..", ino + 1 after a disk (inodes start at 2
  * and only grow, so an offset stays meaningful while disks come and go). */
-static void fuse_do_readdir(struct fuse_worker *w, const struct fuse_in_header *in, const void *arg)
+static void fuse_do_readdir(struct fuse_context *ctx, const struct fuse_in_header *in, const void *op)
 {
-	const struct fuse_read_in *read_in = arg;
-	struct transport_fuse *fuse = w->fuse;
-	size_t size = read_in->size < w->data_size ? read_in->size : w->data_size;
+	const struct fuse_read_in *read_in = op;
+	struct transport_fuse *fuse = ctx->fuse;
+	size_t size = read_in->size < ctx->data_size ? read_in->size : ctx->data_size;
 	uint64_t offset = read_in->offset;
 	size_t used = 0;
 
 	if (in->nodeid != FUSE_ROOT_ID) {
-		fuse_reply_error(w, in->unique, -ENOTDIR);
+		fuse_reply_error(ctx, in->unique, -ENOTDIR);
 		return;
 	}
-	if (offset < 1 && !fuse_dirent_add(w->data, size, &used, FUSE_ROOT_ID, 1, S_IFDIR >> 12, "."))
+	if (offset < 1 && !fuse_dirent_add(ctx->data, size, &used, FUSE_ROOT_ID, 1, S_IFDIR >> 12, "."))
 		goto out;
-	if (offset < 2 && !fuse_dirent_add(w->data, size, &used, FUSE_ROOT_ID, 2, S_IFDIR >> 12, ".."))
+	if (offset < 2 && !fuse_dirent_add(ctx->data, size, &used, FUSE_ROOT_ID, 2, S_IFDIR >> 12, ".."))
 		goto out;
 	pthread_mutex_lock(&fuse->lock);
 	for (struct fuse_node *node = fuse->nodes; node; node = node->next) {
 		if (node->removed || node->ino + 1 <= offset)
 			continue;
-		if (!fuse_dirent_add(w->data, size, &used, node->ino, node->ino + 1, S_IFREG >> 12, node->name))
+		if (!fuse_dirent_add(ctx->data, size, &used, node->ino, node->ino + 1, S_IFREG >> 12, node->name))
 			break;
 	}
 	pthread_mutex_unlock(&fuse->lock);
 out:
-	fuse_reply(w, in->unique, 0, w->data, used);
+	fuse_reply(ctx, in->unique, 0, ctx->data, used);
 }
 
-static void fuse_do_statfs(struct fuse_worker *w, const struct fuse_in_header *in)
+static void fuse_do_statfs(struct fuse_context *ctx, const struct fuse_in_header *in)
 {
 	struct fuse_statfs_out statfs_out = { 0 };
 	struct fuse_kstatfs *st = &statfs_out.st;
 	uint64_t bytes = 0, files = 0;
 
-	pthread_mutex_lock(&w->fuse->lock);
-	for (struct fuse_node *node = w->fuse->nodes; node; node = node->next) {
+	pthread_mutex_lock(&ctx->fuse->lock);
+	for (struct fuse_node *node = ctx->fuse->nodes; node; node = node->next) {
 		struct vdisk *disk = atomic_load(&node->disk);
 
 		if (!node->removed && disk) {
@@ -577,29 +660,99 @@ static void fuse_do_statfs(struct fuse_worker *w, const struct fuse_in_header *i
 			files++;
 		}
 	}
-	pthread_mutex_unlock(&w->fuse->lock);
+	pthread_mutex_unlock(&ctx->fuse->lock);
 	/* The loop driver takes its discard granularity from f_bsize. */
 	st->bsize = st->frsize = 4096;
 	st->blocks = bytes / 4096;
 	st->files = files;
 	st->namelen = NAME_MAX;
-	fuse_reply(w, in->unique, 0, &statfs_out, sizeof(statfs_out));
+	fuse_reply(ctx, in->unique, 0, &statfs_out, sizeof(statfs_out));
 }
 
-static void fuse_do_access(struct fuse_worker *w, const struct fuse_in_header *in, const void *arg)
+static void fuse_do_access(struct fuse_context *ctx, const struct fuse_in_header *in, const void *op)
 {
-	const struct fuse_access_in *access_in = arg;
+	const struct fuse_access_in *access_in = op;
 	struct fuse_attr attr;
 	int r;
 
-	pthread_mutex_lock(&w->fuse->lock);
-	r = fuse_attr_of(w->fuse, in->nodeid, &attr);
-	pthread_mutex_unlock(&w->fuse->lock);
+	pthread_mutex_lock(&ctx->fuse->lock);
+	r = fuse_attr_of(ctx->fuse, in->nodeid, &attr);
+	pthread_mutex_unlock(&ctx->fuse->lock);
 	if (r == 0 && (access_in->mask & W_OK) && S_ISREG(attr.mode) && !(attr.mode & 0200))
 		r = -EROFS;
 	if (r == 0 && in->uid != 0)
 		r = -EACCES; /* everything here belongs to root, mode 0600 or 0400 */
-	fuse_reply_error(w, in->unique, r);
+	fuse_reply_error(ctx, in->unique, r);
+}
+
+/* One request, whichever way it came: `op` is the opcode's fixed argument (a
+ * fuse_read_in...), `payload` what follows it (WRITE data, a LOOKUP name, the
+ * BATCH_FORGET list). */
+static void fuse_dispatch(struct fuse_context *ctx, const struct fuse_in_header *in, const void *op,
+			  const void *payload, size_t payload_len)
+{
+	ctx->answered = false;
+	switch (in->opcode) {
+	case FUSE_READ:
+		fuse_do_read(ctx, in, op);
+		break;
+	case FUSE_WRITE:
+		fuse_do_write(ctx, in, op, payload, payload_len);
+		break;
+	case FUSE_FSYNC:
+		fuse_do_fsync(ctx, in, op);
+		break;
+	case FUSE_FALLOCATE:
+		fuse_do_fallocate(ctx, in, op);
+		break;
+	case FUSE_LOOKUP:
+		if (payload_len < 2 || ((const char *)payload)[payload_len - 1] != '\0')
+			fuse_reply_error(ctx, in->unique, -EINVAL);
+		else
+			fuse_do_lookup(ctx, in, payload);
+		break;
+	case FUSE_FORGET: /* no answer */
+		fuse_do_forget(ctx, in, op);
+		break;
+	case FUSE_BATCH_FORGET: /* no answer */
+		fuse_do_batch_forget(ctx, op, payload, payload_len);
+		break;
+	case FUSE_GETATTR:
+		fuse_do_getattr(ctx, in);
+		break;
+	case FUSE_SETATTR:
+		fuse_do_setattr(ctx, in, op);
+		break;
+	case FUSE_OPEN:
+		fuse_do_open(ctx, in, op);
+		break;
+	case FUSE_RELEASE:
+		fuse_do_release(ctx, in, op);
+		break;
+	case FUSE_FLUSH: /* close(), not a cache flush: FSYNC is that */
+	case FUSE_RELEASEDIR:
+	case FUSE_FSYNCDIR:
+	case FUSE_DESTROY:
+		fuse_reply_error(ctx, in->unique, 0);
+		break;
+	case FUSE_OPENDIR:
+		fuse_do_opendir(ctx, in);
+		break;
+	case FUSE_READDIR:
+		fuse_do_readdir(ctx, in, op);
+		break;
+	case FUSE_STATFS:
+		fuse_do_statfs(ctx, in);
+		break;
+	case FUSE_ACCESS:
+		fuse_do_access(ctx, in, op);
+		break;
+	case FUSE_INTERRUPT: /* requests here finish quickly: no answer, nothing to stop */
+		break;
+	default:
+		fuse_reply_error(ctx, in->unique, -ENOSYS);
+		break;
+	}
 }
 
 /* ---- INIT ---- */
@@ -615,8 +768,7 @@ static int fuse_init_reply(struct transport_fuse *fuse, const struct fuse_in_hea
 		{ .iov_base = &init_out, .iov_len = sizeof(init_out) },
 	};
 	uint32_t wanted = FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_MAX_PAGES | FUSE_PARALLEL_DIROPS |
-			  FUSE_ASYNC_DIO;
-	int r;
+			  FUSE_ASYNC_DIO | FUSE_INIT_EXT;
 
 	if (arg_len < 16 || init_in->major != FUSE_KERNEL_VERSION ||
 	    init_in->minor < FUSE_TRANSPORT_MIN_MINOR) {
@@ -630,6 +782,12 @@ static int fuse_init_reply(struct transport_fuse *fuse, const struct fuse_in_hea
 	init_out.minor = fuse->proto_minor;
 	init_out.max_readahead = init_in->max_readahead;
 	init_out.flags = init_in->flags & wanted;
+	/* The kernel offers io_uring only when root enabled it (enable_uring). */
+	if ((init_in->flags & FUSE_INIT_EXT) && arg_len >= sizeof(*init_in) &&
+	    (init_in->flags2 & FUSE_TRANSPORT_OVER_IO_URING)) {
+		init_out.flags2 = FUSE_TRANSPORT_OVER_IO_URING;
+		fuse->use_uring = true;
+	}
 	init_out.max_background = FUSE_TRANSPORT_MAX_BACKGROUND;
 	init_out.congestion_threshold = FUSE_TRANSPORT_MAX_BACKGROUND * 3 / 4;
 	init_out.max_write = (uint32_t)fuse->max_write;
@@ -641,102 +799,58 @@ static int fuse_init_reply(struct transport_fuse *fuse, const struct fuse_in_hea
 	fuse->open_flags = FOPEN_DIRECT_IO;
 	if (fuse->proto_minor >= 38)
 		fuse->open_flags |= FOPEN_PARALLEL_DIRECT_WRITES;
-	r = fuse_send(fuse->fd, iov, 2);
-	return r;
+	return fuse_send(fuse->fd, iov, 2);
 }
 
-/* ---- workers ---- */
+/* ---- /dev/fuse workers ---- */
 
-static void fuse_dispatch(struct fuse_worker *w, const struct fuse_in_header *in, size_t len)
+/* Size of the fixed argument in front of a request's payload, on /dev/fuse. */
+static size_t fuse_op_size(uint32_t opcode)
 {
-	const void *arg = in + 1;
-	size_t arg_len = len - sizeof(*in);
-
-	switch (in->opcode) {
+	switch (opcode) {
 	case FUSE_READ:
-		if (arg_len < sizeof(struct fuse_read_in))
-			break;
-		fuse_do_read(w, in, arg);
-		return;
-	case FUSE_WRITE:
-		fuse_do_write(w, in, arg, arg_len);
-		return;
-	case FUSE_FSYNC:
-		if (arg_len < sizeof(struct fuse_fsync_in))
-			break;
-		fuse_do_fsync(w, in, arg);
-		return;
-	case FUSE_FALLOCATE:
-		if (arg_len < sizeof(struct fuse_fallocate_in))
-			break;
-		fuse_do_fallocate(w, in, arg);
-		return;
-	case FUSE_LOOKUP:
-		if (arg_len < 2 || ((const char *)arg)[arg_len - 1] != '\0')
-			break;
-		fuse_do_lookup(w, in, arg);
-		return;
-	case FUSE_FORGET: /* no reply */
-		if (arg_len >= sizeof(struct fuse_forget_in))
-			fuse_do_forget(w, in, arg);
-		return;
-	case FUSE_BATCH_FORGET: /* no reply */
-		if (arg_len >= sizeof(struct fuse_batch_forget_in))
-			fuse_do_batch_forget(w, arg, arg_len);
-		return;
-	case FUSE_GETATTR:
-		fuse_do_getattr(w, in);
-		return;
-	case FUSE_SETATTR:
-		if (arg_len < sizeof(struct fuse_setattr_in))
-			break;
-		fuse_do_setattr(w, in, arg);
-		return;
-	case FUSE_OPEN:
-		if (arg_len < sizeof(struct fuse_open_in))
-			break;
-		fuse_do_open(w, in, arg);
-		return;
-	case FUSE_RELEASE:
-		if (arg_len < sizeof(struct fuse_release_in))
-			break;
-		fuse_do_release(w, in, arg);
-		return;
-	case FUSE_FLUSH: /* close(), not a cache flush: FSYNC is that */
-	case FUSE_RELEASEDIR:
-	case FUSE_FSYNCDIR:
-		fuse_reply_error(w, in->unique, 0);
-		return;
-	case FUSE_OPENDIR:
-		fuse_do_opendir(w, in);
-		return;
 	case FUSE_READDIR:
-		if (arg_len < sizeof(struct fuse_read_in))
-			break;
-		fuse_do_readdir(w, in, arg);
-		return;
-	case FUSE_STATFS:
-		fuse_do_statfs(w, in);
-		return;
+		return sizeof(struct fuse_read_in);
+	case FUSE_WRITE:
+		return sizeof(struct fuse_write_in);
+	case FUSE_FSYNC:
+		return sizeof(struct fuse_fsync_in);
+	case FUSE_FALLOCATE:
+		return sizeof(struct fuse_fallocate_in);
+	case FUSE_FORGET:
+		return sizeof(struct fuse_forget_in);
+	case FUSE_BATCH_FORGET:
+		return sizeof(struct fuse_batch_forget_in);
+	case FUSE_SETATTR:
+		return sizeof(struct fuse_setattr_in);
+	case FUSE_OPEN:
+		return sizeof(struct fuse_open_in);
+	case FUSE_RELEASE:
+		return sizeof(struct fuse_release_in);
 	case FUSE_ACCESS:
-		if (arg_len < sizeof(struct fuse_access_in))
-			break;
-		fuse_do_access(w, in, arg);
-		return;
-	case FUSE_INTERRUPT: /* requests here finish quickly: no reply, nothing to stop */
-		return;
-	case FUSE_DESTROY:
-		fuse_reply_error(w, in->unique, 0);
-		return;
+		return sizeof(struct fuse_access_in);
 	default:
-		fuse_reply_error(w, in->unique, -ENOSYS);
+		return 0; /* none, or not looked at */
+	}
+}
+
+static void fuse_worker_request(struct fuse_worker *w, size_t len)
+{
+	const struct fuse_in_header *in = (const void *)w->request;
+	const unsigned char *op = (const unsigned char *)(in + 1);
+	size_t arg_len = len - sizeof(*in);
+	size_t op_len = fuse_op_size(in->opcode);
+
+	if (arg_len < op_len) {
+		if (in->opcode != FUSE_FORGET && in->opcode != FUSE_BATCH_FORGET && in->opcode != FUSE_INTERRUPT)
+			fuse_reply_error(&w->ctx, in->unique, -EINVAL);
 		return;
 	}
-	fuse_reply_error(w, in->unique, -EINVAL);
+	fuse_dispatch(&w->ctx, in, op, op + op_len, arg_len - op_len);
 }
 
 /* Cancellation (from stop) is only allowed while waiting in read(): a request
- * being served always gets its reply. */
+ * being served always gets its answer. */
 static void *fuse_worker_main(void *opaque)
 {
 	struct fuse_worker *w = opaque;
@@ -745,7 +859,7 @@ static void *fuse_worker_main(void *opaque)
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	for (;;) {
 		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
-		n = read(w->fd, w->request, w->request_size);
+		n = read(w->ctx.fd, w->request, w->request_size);
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 		if (n < 0) {
 			/* ENOENT: the request was interrupted before we read it. */
@@ -753,9 +867,8 @@ static void *fuse_worker_main(void *opaque)
 				continue;
 			break; /* ENODEV: unmounted or aborted */
 		}
-		if ((size_t)n < sizeof(struct fuse_in_header))
-			continue;
-		fuse_dispatch(w, (const struct fuse_in_header *)w->request, (size_t)n);
+		if ((size_t)n >= sizeof(struct fuse_in_header))
+			fuse_worker_request(w, (size_t)n);
 	}
 	return NULL;
 }
@@ -775,10 +888,277 @@ static int fuse_worker_buffer(struct fuse_worker *w, size_t page_size, size_t ma
 	}
 	w->request = w->map + page_size - lead;
 	w->request_size = w->map_size - (page_size - lead);
-	w->data = w->map + page_size;
-	w->data_size = max_write + page_size;
+	w->ctx.data = w->map + page_size;
+	w->ctx.data_size = max_write + page_size;
 	return 0;
 }
+
+/* ---- io_uring queues ---- */
+
+static struct io_uring_sqe *fuse_ring_sqe(struct fuse_ring_queue *q)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+
+	/* The ring has room for every entry's one command and the stop poll. */
+	if (!sqe) {
+		io_uring_submit(&q->ring);
+		sqe = io_uring_get_sqe(&q->ring);
+	}
+	if (sqe)
+		memset(sqe, 0, 2 * sizeof(*sqe)); /* a 128-byte SQE */
+	return sqe;
+}
+
+static int fuse_ring_command(struct fuse_ring_queue *q, unsigned entry, uint32_t cmd_op, uint64_t commit_id)
+{
+	struct io_uring_sqe *sqe = fuse_ring_sqe(q);
+	struct fuse_transport_uring_cmd *cmd;
+
+	if (!sqe)
+		return -EBUSY;
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = q->fuse->fd;
+	sqe->cmd_op = cmd_op;
+	sqe->user_data = entry;
+	if (cmd_op == FUSE_TRANSPORT_URING_REGISTER) {
+		sqe->addr = (uint64_t)(uintptr_t)q->entries[entry].iov;
+		sqe->len = 2;
+	}
+	cmd = (struct fuse_transport_uring_cmd *)sqe->cmd;
+	cmd->commit_id = commit_id;
+	cmd->qid = q->qid;
+	return 0;
+}
+
+/* The answer goes into the entry's buffers; the commit is submitted with the
+ * rest of the batch. */
+static void fuse_ring_commit(struct fuse_context *ctx, uint64_t unique, int error, const void *arg, size_t len)
+{
+	struct fuse_ring_queue *q = ctx->queue;
+	struct fuse_ring_entry *e = &q->entries[ctx->entry];
+	struct fuse_out_header out = { .error = error, .unique = unique };
+
+	if (error || len > ctx->data_size)
+		len = 0;
+	if (len && arg != e->payload)
+		memcpy(e->payload, arg, len);
+	out.len = (uint32_t)(sizeof(out) + len);
+	memcpy(e->header->in_out, &out, sizeof(out));
+	e->header->ent_in_out.payload_sz = (uint32_t)len;
+	fuse_ring_command(q, ctx->entry, FUSE_TRANSPORT_URING_COMMIT_AND_FETCH, e->header->ent_in_out.commit_id);
+}
+
+static void fuse_ring_request(struct fuse_ring_queue *q, unsigned entry)
+{
+	struct fuse_ring_entry *e = &q->entries[entry];
+	struct fuse_in_header in;
+	struct fuse_context ctx = {
+		.fuse = q->fuse,
+		.data = e->payload,
+		.data_size = e->iov[1].iov_len,
+		.fd = -1,
+		.queue = q,
+		.entry = entry,
+	};
+	size_t payload_len = e->header->ent_in_out.payload_sz;
+
+	memcpy(&in, e->header->in_out, sizeof(in));
+	if (payload_len > ctx.data_size)
+		payload_len = ctx.data_size;
+	fuse_dispatch(&ctx, &in, e->header->op_in, e->payload, payload_len);
+	/* Every request on a ring is answered, or its buffer is lost. */
+	if (!ctx.answered)
+		fuse_reply_error(&ctx, in.unique, -ENOSYS);
+}
+
+static int fuse_ring_setup(struct fuse_ring_queue *q)
+{
+	struct transport_fuse *fuse = q->fuse;
+	size_t payload_size = fuse->max_write;
+	struct io_uring_params params = {
+		.flags = IORING_SETUP_SQE128 | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+	};
+	unsigned depth = 2 * FUSE_TRANSPORT_RING_DEPTH;
+	struct io_uring_sqe *sqe;
+	unsigned char *headers;
+	int r;
+
+	q->map_size = FUSE_TRANSPORT_RING_DEPTH * payload_size +
+		      FUSE_TRANSPORT_RING_DEPTH * sizeof(struct fuse_transport_uring_header);
+	q->map = mmap(NULL, q->map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (q->map == MAP_FAILED) {
+		q->map = NULL;
+		return -ENOMEM;
+	}
+	headers = q->map + FUSE_TRANSPORT_RING_DEPTH * payload_size;
+	for (unsigned i = 0; i < FUSE_TRANSPORT_RING_DEPTH; i++) {
+		struct fuse_ring_entry *e = &q->entries[i];
+
+		e->payload = q->map + i * payload_size;
+		e->header = (struct fuse_transport_uring_header *)(headers + i * sizeof(*e->header));
+		e->iov[0] = (struct iovec){ e->header, sizeof(*e->header) };
+		e->iov[1] = (struct iovec){ e->payload, payload_size };
+	}
+
+	/* Deferred task work runs only when this thread asks for completions,
+	 * so requests arrive in batches; older kernels lack it. */
+	r = io_uring_queue_init_params(depth, &q->ring, &params);
+	if (r == -EINVAL) {
+		params = (struct io_uring_params){ .flags = IORING_SETUP_SQE128 | IORING_SETUP_COOP_TASKRUN };
+		r = io_uring_queue_init_params(depth, &q->ring, &params);
+	}
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < FUSE_TRANSPORT_RING_DEPTH; i++) {
+		r = fuse_ring_command(q, i, FUSE_TRANSPORT_URING_REGISTER, 0);
+		if (r < 0)
+			return r;
+	}
+	sqe = fuse_ring_sqe(q);
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_poll_add(sqe, fuse->stop_fd, POLLIN);
+	sqe->user_data = FUSE_TRANSPORT_RING_STOP;
+	r = io_uring_submit(&q->ring);
+	return r < 0 ? r : 0;
+}
+
+static void *fuse_ring_main(void *opaque)
+{
+	struct fuse_ring_queue *q = opaque;
+	struct io_uring_cqe *cqe;
+	bool stop = false;
+	unsigned head, seen;
+	int r;
+
+	r = fuse_ring_setup(q);
+	pthread_mutex_lock(&q->fuse->lock);
+	q->setup_result = r;
+	q->setup_done = true;
+	pthread_cond_broadcast(&q->fuse->drained);
+	pthread_mutex_unlock(&q->fuse->lock);
+	if (r < 0)
+		return NULL;
+
+	while (!stop) {
+		r = io_uring_submit_and_wait(&q->ring, 1);
+		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+			break;
+		seen = 0;
+		io_uring_for_each_cqe(&q->ring, head, cqe) {
+			seen++;
+			if (cqe->user_data == FUSE_TRANSPORT_RING_STOP)
+				stop = true;
+			else if (cqe->res < 0)
+				stop = true; /* ENOTCONN, ECONNABORTED: the connection is gone */
+			else if (cqe->user_data < FUSE_TRANSPORT_RING_DEPTH)
+				fuse_ring_request(q, (unsigned)cqe->user_data);
+		}
+		io_uring_cq_advance(&q->ring, seen);
+	}
+	/* Answers still queued go out before the ring closes. */
+	io_uring_submit(&q->ring);
+	return NULL;
+}
+
+/* The kernel has one queue per possible CPU and routes a request to the queue of
+ * the CPU it was issued on; it starts using the ring only when every queue has
+ * a buffer registered. */
+static unsigned fuse_possible_cpus(void)
+{
+	unsigned count = 0, first, last;
+	char list[256], *p = list;
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
+
+	if (!f)
+		return 0;
+	if (!fgets(list, sizeof(list), f))
+		list[0] = '\0';
+	fclose(f);
+	while (*p && *p != '\n') {
+		int n = 0;
+
+		if (sscanf(p, "%u-%u%n", &first, &last, &n) == 2 && n > 0) {
+			count = last + 1;
+		} else if (sscanf(p, "%u%n", &first, &n) == 1 && n > 0) {
+			count = first + 1;
+		} else {
+			return 0;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return count;
+}
+
+static int fuse_start_rings(struct transport_fuse *fuse)
+{
+	unsigned count = fuse_possible_cpus();
+	int r = 0;
+
+	if (count == 0 || count > UINT16_MAX)
+		return -EINVAL;
+	fuse->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fuse->stop_fd < 0)
+		return -errno;
+	fuse->queues = calloc(count, sizeof(*fuse->queues));
+	if (!fuse->queues)
+		return -ENOMEM;
+	fuse->queue_count = count;
+	for (unsigned i = 0; i < count; i++) {
+		struct fuse_ring_queue *q = &fuse->queues[i];
+		char name[16];
+
+		q->fuse = fuse;
+		q->qid = (uint16_t)i;
+		r = -pthread_create(&q->thread, NULL, fuse_ring_main, q);
+		if (r < 0)
+			return r;
+		q->running = true;
+		snprintf(name, sizeof(name), "imdisk-fuseq%u", i % 100);
+		pthread_setname_np(q->thread, name);
+	}
+	/* Wait for every queue to be registered (or to fail). */
+	pthread_mutex_lock(&fuse->lock);
+	for (unsigned i = 0; i < count; i++) {
+		while (!fuse->queues[i].setup_done)
+			pthread_cond_wait(&fuse->drained, &fuse->lock);
+		if (fuse->queues[i].setup_result < 0 && r == 0)
+			r = fuse->queues[i].setup_result;
+	}
+	pthread_mutex_unlock(&fuse->lock);
+	return r;
+}
+
+static void fuse_stop_rings(struct transport_fuse *fuse)
+{
+	uint64_t one = 1;
+
+	if (fuse->stop_fd >= 0 && write(fuse->stop_fd, &one, sizeof(one)) < 0) {
+		/* cannot happen on a fresh eventfd; the joins below would hang */
+	}
+	for (unsigned i = 0; i < fuse->queue_count; i++) {
+		struct fuse_ring_queue *q = &fuse->queues[i];
+
+		if (q->running) {
+			pthread_join(q->thread, NULL);
+			q->running = false;
+		}
+		if (q->ring.ring_fd > 0)
+			io_uring_queue_exit(&q->ring);
+		if (q->map)
+			munmap(q->map, q->map_size);
+	}
+	free(fuse->queues);
+	fuse->queues = NULL;
+	fuse->queue_count = 0;
+	if (fuse->stop_fd >= 0)
+		close(fuse->stop_fd);
+	fuse->stop_fd = -1;
+}
+
+/* ---- start and stop ---- */
 
 static int fuse_clone_fd(int session_fd)
 {
@@ -827,7 +1207,9 @@ static int fuse_handshake(struct transport_fuse *fuse, struct fuse_worker *w)
 			return -EPROTO;
 		if (in->opcode == FUSE_INIT)
 			return fuse_init_reply(fuse, in, in + 1, (size_t)n - sizeof(*in));
-		fuse_reply_error(w, in->unique, -EIO);
+		w->ctx.fd = fuse->fd;
+		fuse_reply_error(&w->ctx, in->unique, -EIO);
+		w->ctx.fd = -1;
 	}
 }
 
@@ -855,12 +1237,13 @@ void transport_fuse_stop(struct transport_fuse *fuse)
 	 * still holding a file (a loop device) gets errors, not a hang. */
 	if (fuse->mounted)
 		umount2(fuse->mountpoint, MNT_DETACH);
+	fuse_stop_rings(fuse);
 	fuse_stop_workers(fuse);
 	for (unsigned i = 0; fuse->workers && i < fuse->worker_count; i++) {
 		struct fuse_worker *w = &fuse->workers[i];
 
-		if (w->fd >= 0)
-			close(w->fd);
+		if (w->ctx.fd >= 0)
+			close(w->ctx.fd);
 		if (w->map)
 			munmap(w->map, w->map_size);
 	}
@@ -893,9 +1276,11 @@ int transport_fuse_start(const char *mountpoint, unsigned workers, struct transp
 	if (!fuse)
 		return -ENOMEM;
 	fuse->fd = -1;
+	fuse->stop_fd = -1;
 	fuse->page_size = page_size > 0 ? (size_t)page_size : 4096;
 	fuse->max_write = FUSE_TRANSPORT_MAX_PAGES * fuse->page_size;
 	fuse->next_ino = FUSE_ROOT_ID + 1;
+	clock_gettime(CLOCK_REALTIME, &fuse->started);
 	pthread_mutex_init(&fuse->lock, NULL);
 	pthread_cond_init(&fuse->drained, NULL);
 	fuse->worker_count = workers;
@@ -906,8 +1291,8 @@ int transport_fuse_start(const char *mountpoint, unsigned workers, struct transp
 		goto fail;
 	}
 	for (unsigned i = 0; i < workers; i++) {
-		fuse->workers[i].fuse = fuse;
-		fuse->workers[i].fd = -1;
+		fuse->workers[i].ctx.fuse = fuse;
+		fuse->workers[i].ctx.fd = -1;
 		r = fuse_worker_buffer(&fuse->workers[i], fuse->page_size, fuse->max_write);
 		if (r < 0)
 			goto fail;
@@ -921,23 +1306,27 @@ int transport_fuse_start(const char *mountpoint, unsigned workers, struct transp
 	r = fuse_mount(fuse);
 	if (r < 0)
 		goto fail;
-	/* The first worker's buffer and descriptor serve the handshake. */
-	fuse->workers[0].fd = fuse->fd;
+	/* The first worker's buffer serves the handshake. */
 	r = fuse_handshake(fuse, &fuse->workers[0]);
-	fuse->workers[0].fd = -1;
 	if (r < 0)
 		goto fail;
-	for (unsigned i = 0; i < workers; i++) {
+	/* With io_uring, /dev/fuse only carries FORGET and INTERRUPT: one worker. */
+	if (fuse->use_uring) {
+		for (unsigned i = 1; i < workers; i++)
+			munmap(fuse->workers[i].map, fuse->workers[i].map_size);
+		fuse->worker_count = 1;
+	}
+	for (unsigned i = 0; i < fuse->worker_count; i++) {
 		r = fuse_clone_fd(fuse->fd);
 		if (r < 0)
 			goto fail;
-		fuse->workers[i].fd = r;
+		fuse->workers[i].ctx.fd = r;
 	}
 
-	/* Workers take no signals: those are the caller's to handle. */
+	/* Our threads take no signals: those are the caller's to handle. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	for (unsigned i = 0; i < workers; i++) {
+	for (unsigned i = 0; i < fuse->worker_count; i++) {
 		struct fuse_worker *w = &fuse->workers[i];
 		char name[16];
 
@@ -948,6 +1337,8 @@ int transport_fuse_start(const char *mountpoint, unsigned workers, struct transp
 		snprintf(name, sizeof(name), "imdisk-fuse%u", i % 1000);
 		pthread_setname_np(w->thread, name);
 	}
+	if (r == 0 && fuse->use_uring)
+		r = fuse_start_rings(fuse);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r < 0)
 		goto fail;
@@ -971,7 +1362,7 @@ static bool fuse_name_valid(const char *name)
 int transport_fuse_add(struct transport_fuse *fuse, const char *name, struct vdisk *disk, char *path,
 		       size_t path_size)
 {
-	struct fuse_node *node;
+	struct fuse_node *node, **link;
 	size_t name_len;
 	int len;
 
@@ -998,9 +1389,8 @@ int transport_fuse_add(struct transport_fuse *fuse, const char *name, struct vdi
 	}
 	node->ino = fuse->next_ino++;
 	/* Keep the list in inode order: READDIR offsets depend on it. */
-	struct fuse_node **link = &fuse->nodes;
-	while (*link)
-		link = &(*link)->next;
+	for (link = &fuse->nodes; *link; link = &(*link)->next)
+		;
 	*link = node;
 	pthread_mutex_unlock(&fuse->lock);
 	return 0;

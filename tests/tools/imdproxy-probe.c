@@ -356,7 +356,14 @@ static void open_shm(const char *name)
 	/* One client at a time; the lock goes with this process. */
 	if (fcntl(shm.fd, F_OFD_SETLKW, &lock) < 0)
 		die(EXIT_ERROR, "client lock: %s", strerror(errno));
-	/* Continue the numbering; answers left for a client that died are dropped. */
+	/* A client that died may have left a request in progress: let the server finish
+	 * it (about a second at most when it was never posted), then drop its answer. */
+	for (int i = 0; i < 100; i++) {
+		if (get_le64(shm.map + IMDPROXY_SHM_REQUEST_SEQ_OFFSET) ==
+		    get_le64(shm.map + IMDPROXY_SHM_REPLY_SEQ_OFFSET))
+			break;
+		usleep(10000);
+	}
 	shm.sequence = get_le64(shm.map + IMDPROXY_SHM_REQUEST_SEQ_OFFSET);
 	while (sem_trywait(shm.response) == 0)
 		;
