@@ -965,7 +965,14 @@ static void fuse_ring_request(struct fuse_ring_queue *q, unsigned entry)
 	memcpy(&in, e->header->in_out, sizeof(in));
 	if (payload_len > ctx.data_size)
 		payload_len = ctx.data_size;
-	fuse_dispatch(&ctx, &in, e->header->op_in, e->payload, payload_len);
+	/* Names travel in the payload (the kernel gives name requests an empty
+	 * fixed argument); should one come as the fixed argument, take it there. */
+	if (in.opcode == FUSE_LOOKUP && payload_len == 0) {
+		fuse_dispatch(&ctx, &in, NULL, e->header->op_in,
+			      strnlen((const char *)e->header->op_in, sizeof(e->header->op_in) - 1) + 1);
+	} else {
+		fuse_dispatch(&ctx, &in, e->header->op_in, e->payload, payload_len);
+	}
 	/* Every request on a ring is answered, or its buffer is lost. */
 	if (!ctx.answered)
 		fuse_reply_error(&ctx, in.unique, -ENOSYS);

@@ -73,6 +73,12 @@ int loop_attach(const struct loop_setup *config, uint32_t *number)
 			kernel_config.info.lo_flags &= ~LO_FLAGS_DIRECT_IO;
 			r = ioctl(fd, LOOP_CONFIGURE, &kernel_config) < 0 ? -errno : 0;
 		}
+		if (r == 0 && !config->read_only) {
+			/* The block device's own read-only bit (BLKROSET) outlives a detach:
+			 * a previous user's setting must not make this disk read-only. */
+			int writable = 0;
+			ioctl(fd, BLKROSET, &writable);
+		}
 		close(fd);
 		if (r == 0)
 			*number = (uint32_t)free_number;
@@ -108,10 +114,13 @@ int loop_get_status(uint32_t number, struct loop_status *status)
 int loop_detach(uint32_t number)
 {
 	int fd = loop_open(number, O_RDONLY);
+	int writable = 0;
 	int r;
 
 	if (fd < 0)
 		return fd;
+	/* Leave the device as we found it: BLKROSET would outlive the detach. */
+	ioctl(fd, BLKROSET, &writable);
 	r = ioctl(fd, LOOP_CLR_FD, 0) < 0 ? -errno : 0;
 	close(fd);
 	return r;
