@@ -64,7 +64,6 @@ expect_error "size 0" 10 imdisk -a -s 0
 expect_error "not supported yet" 3 imdisk -a -s 1M -P
 expect_error "not supported yet" 3 imdisk -d -u 0 -P
 expect_error "bswap.*user-space transport" 13 imdisk -a -s 16M -o bswap --transport=loop
-expect_error "shm.*not supported yet" 3 imdisk -a -t proxy -o shm -f name
 [ ! -e x.img ] || fail "a refused command created x.img"
 
 note "all syntax cases passed"
