@@ -4,6 +4,7 @@
  * one: each of its odd edge bytes maps to exactly one lower byte.  On a disk of
  * odd size the last byte has no partner and stays where it is. */
 #include "layer/layer.h"
+#include "layer/layer_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -123,11 +124,6 @@ static int byteswap_write(struct vdisk *disk, const void *buf, size_t len, uint6
 	return 0;
 }
 
-static int byteswap_flush(struct vdisk *disk)
-{
-	return vdisk_flush(disk->lower);
-}
-
 /* Trim is advice: only the whole pairs inside the range are passed on. */
 static int byteswap_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
 {
@@ -173,21 +169,15 @@ static int byteswap_resize(struct vdisk *disk, uint64_t new_size)
 	return r;
 }
 
-static void byteswap_close(struct vdisk *disk)
-{
-	vdisk_close(disk->lower);
-	free(disk);
-}
-
 static const struct vdisk_ops byteswap_ops = {
 	.name = "byteswap",
 	.read = byteswap_read,
 	.write = byteswap_write,
-	.flush = byteswap_flush,
+	.flush = layer_flush,
 	.trim = byteswap_trim,
 	.zero = byteswap_zero,
 	.resize = byteswap_resize,
-	.close = byteswap_close,
+	.close = layer_close,
 };
 
 int layer_byteswap_open(struct vdisk *lower, struct vdisk **out)
@@ -196,13 +186,9 @@ int layer_byteswap_open(struct vdisk *lower, struct vdisk **out)
 
 	if (!lower)
 		return -EINVAL;
-	disk = calloc(1, sizeof(*disk));
+	disk = layer_new(&byteswap_ops, lower, sizeof(*disk));
 	if (!disk)
 		return -ENOMEM;
-	disk->ops = &byteswap_ops;
-	disk->size = lower->size;
-	disk->flags = lower->flags;
-	disk->lower = lower;
 	*out = disk;
 	return 0;
 }

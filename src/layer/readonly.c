@@ -1,9 +1,9 @@
 /* Read-only on top of any disk.  vdisk_write/trim/zero already refuse on the
  * flag; the ops refuse too, for callers that reach them some other way. */
 #include "layer/layer.h"
+#include "layer/layer_internal.h"
 
 #include <errno.h>
-#include <stdlib.h>
 
 static int readonly_read(struct vdisk *disk, void *buf, size_t len, uint64_t offset)
 {
@@ -17,11 +17,6 @@ static int readonly_write(struct vdisk *disk, const void *buf, size_t len, uint6
 	(void)len;
 	(void)offset;
 	return -EROFS;
-}
-
-static int readonly_flush(struct vdisk *disk)
-{
-	return vdisk_flush(disk->lower);
 }
 
 static int readonly_discard(struct vdisk *disk, uint64_t offset, uint64_t len)
@@ -39,21 +34,15 @@ static int readonly_resize(struct vdisk *disk, uint64_t new_size)
 	return -EROFS;
 }
 
-static void readonly_close(struct vdisk *disk)
-{
-	vdisk_close(disk->lower);
-	free(disk);
-}
-
 static const struct vdisk_ops readonly_ops = {
 	.name = "readonly",
 	.read = readonly_read,
 	.write = readonly_write,
-	.flush = readonly_flush,
+	.flush = layer_flush,
 	.trim = readonly_discard,
 	.zero = readonly_discard,
 	.resize = readonly_resize,
-	.close = readonly_close,
+	.close = layer_close,
 };
 
 int layer_readonly_open(struct vdisk *lower, struct vdisk **out)
@@ -62,14 +51,11 @@ int layer_readonly_open(struct vdisk *lower, struct vdisk **out)
 
 	if (!lower)
 		return -EINVAL;
-	disk = calloc(1, sizeof(*disk));
+	disk = layer_new(&readonly_ops, lower, sizeof(*disk));
 	if (!disk)
 		return -ENOMEM;
-	disk->ops = &readonly_ops;
-	disk->size = lower->size;
 	/* Nothing can be trimmed or zeroed: do not let a frontend advertise it. */
 	disk->flags = (lower->flags | VDISK_READ_ONLY) & ~(VDISK_CAN_TRIM | VDISK_CAN_ZERO);
-	disk->lower = lower;
 	*out = disk;
 	return 0;
 }

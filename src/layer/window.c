@@ -1,8 +1,8 @@
 /* A window onto the lower disk: an image offset, a partition, or both. */
 #include "layer/layer.h"
+#include "layer/layer_internal.h"
 
 #include <errno.h>
-#include <stdlib.h>
 
 struct window_layer {
 	struct vdisk disk;
@@ -24,11 +24,6 @@ static int window_write(struct vdisk *disk, const void *buf, size_t len, uint64_
 	return vdisk_write(disk->lower, buf, len, lower_offset(disk, offset));
 }
 
-static int window_flush(struct vdisk *disk)
-{
-	return vdisk_flush(disk->lower);
-}
-
 static int window_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
 {
 	return vdisk_trim(disk->lower, lower_offset(disk, offset), len);
@@ -39,21 +34,15 @@ static int window_zero(struct vdisk *disk, uint64_t offset, uint64_t len)
 	return vdisk_zero(disk->lower, lower_offset(disk, offset), len);
 }
 
-static void window_close(struct vdisk *disk)
-{
-	vdisk_close(disk->lower);
-	free(disk);
-}
-
 /* No resize: a window's end is a partition boundary or a size the user gave. */
 static const struct vdisk_ops window_ops = {
 	.name = "window",
 	.read = window_read,
 	.write = window_write,
-	.flush = window_flush,
+	.flush = layer_flush,
 	.trim = window_trim,
 	.zero = window_zero,
-	.close = window_close,
+	.close = layer_close,
 };
 
 int layer_window_open(struct vdisk *lower, uint64_t offset, uint64_t size, struct vdisk **out)
@@ -62,14 +51,11 @@ int layer_window_open(struct vdisk *lower, uint64_t offset, uint64_t size, struc
 
 	if (!lower || offset > lower->size || size > lower->size - offset)
 		return -EINVAL;
-	window = calloc(1, sizeof(*window));
+	window = (struct window_layer *)layer_new(&window_ops, lower, sizeof(*window));
 	if (!window)
 		return -ENOMEM;
 	window->offset = offset;
-	window->disk.ops = &window_ops;
 	window->disk.size = size;
-	window->disk.flags = lower->flags;
-	window->disk.lower = lower;
 	*out = &window->disk;
 	return 0;
 }
