@@ -40,26 +40,8 @@ static bool not_supported(int err)
 
 static int file_read(struct vdisk *disk, void *buf, size_t len, uint64_t offset)
 {
-	struct file_disk *file = to_file(disk);
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pread(file->fd, p, len, (off_t)offset);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0) {
-			/* Someone shortened the file under us: a sparse file
-			 * would read zeroes there too. */
-			memset(p, 0, len);
-			return 0;
-		}
-		p += n;
-		len -= (size_t)n;
-		offset += (uint64_t)n;
-	}
-	return 0;
+	/* Someone may shorten the file under us: a sparse file would read zeroes there too. */
+	return pread_zero_filled(to_file(disk)->fd, buf, len, (off_t)offset);
 }
 
 static int file_write(struct vdisk *disk, const void *buf, size_t len, uint64_t offset)

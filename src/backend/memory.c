@@ -45,25 +45,9 @@ static struct memory_disk *to_memory(struct vdisk *disk)
 
 static int memory_read(struct vdisk *disk, void *buf, size_t len, uint64_t offset)
 {
-	struct memory_disk *mem = to_memory(disk);
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pread(mem->fd, p, len, (off_t)offset);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0) {
-			/* Only after a concurrent shrink: what is gone reads as zeroes. */
-			memset(p, 0, len);
-			return 0;
-		}
-		p += n;
-		len -= (size_t)n;
-		offset += (uint64_t)n;
-	}
-	return 0;
+	/* pread, not the mapping: reading a hole through a shared mapping would
+	 * allocate it.  Past the end only after a concurrent shrink: zeroes. */
+	return pread_zero_filled(to_memory(disk)->fd, buf, len, (off_t)offset);
 }
 
 static int memory_write(struct vdisk *disk, const void *buf, size_t len, uint64_t offset)

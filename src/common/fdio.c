@@ -58,6 +58,25 @@ int pread_full(int fd, void *buf, size_t len, off_t offset)
 	return 0;
 }
 
+int pread_zero_filled(int fd, void *buf, size_t len, off_t offset)
+{
+	while (len) {
+		ssize_t n = pread(fd, buf, len, offset);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0) {
+			memset(buf, 0, len);
+			break;
+		}
+		buf = (uint8_t *)buf + n;
+		len -= (size_t)n;
+		offset += n;
+	}
+	return 0;
+}
+
 int pwrite_full(int fd, const void *buf, size_t len, off_t offset)
 {
 	const uint8_t *p = buf;

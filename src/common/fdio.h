@@ -12,6 +12,9 @@ int read_full(int fd, void *buf, size_t len);
 int write_full(int fd, const void *buf, size_t len);
 int pread_full(int fd, void *buf, size_t len, off_t offset);
 int pwrite_full(int fd, const void *buf, size_t len, off_t offset);
+/* Like pread_full, but what lies past the end of the file reads as zeroes (as it
+ * would in a sparse file): for disks whose file may shrink under them. */
+int pread_zero_filled(int fd, void *buf, size_t len, off_t offset);
 
 /* Send len bytes with at most one descriptor attached (fd < 0: none). */
 int send_with_fd(int sock, const void *buf, size_t len, int fd);
