@@ -60,3 +60,51 @@ $got"
 }
 
 devio_alive() { kill -0 "$DEVIO_PID" 2>/dev/null || fail "devio died: $(tail -n 5 "$DEVIO_LOG")"; }
+
+# start_devio_unix SOCKET ARGS...: devio on a unix socket (ARGS: the disk and the
+# rest); returns once the socket accepts connections.
+start_devio_unix() {
+	local sock=$1; shift
+	start_devio --unix "$sock" "$@"
+	wait_for_path "$sock"
+}
+
+# proxy_ext4_roundtrip IMAGE KIND ADDRESS ATTACH-ARGS...: `imdisk -a -t proxy
+# ATTACH-ARGS -p ext4 -m DIR` on the server devio runs for IMAGE; checks the JSON
+# (backing proxy, proxy {KIND, ADDRESS, connected}, transport fuse), that files
+# written survive an umount and a mount by hand, that -d -m DIR removes it all, and
+# that IMAGE then holds the file system and the files.
+proxy_ext4_roundtrip() {
+	local img=$1 kind=$2 address=$3 mnt=$TEST_DIR/mnt u dev
+	shift 3
+	on_cleanup "! mountpoint -q '$mnt' || umount -l '$mnt'" # before devio goes
+	u=$("$IMDISK" -a -n -t proxy "$@" -p ext4 -m "$mnt") || fail "imdisk -a -t proxy $* failed"
+	dev=$(unit_device "$u")
+	[ -b "$dev" ] || fail "unit $u has no block device ($dev)"
+	expect_eq proxy "$(disk_field "$u" backing)" "JSON backing"
+	expect_eq "$kind" "$(disk_field "$u" proxy.kind)" "JSON proxy.kind"
+	expect_eq "$address" "$(disk_field "$u" proxy.address)" "JSON proxy.address"
+	expect_eq true "$(disk_field "$u" proxy.connected)" "JSON proxy.connected"
+	expect_eq fuse "$(disk_field "$u" transport)" "JSON transport"
+	mountpoint -q "$mnt" || fail "$mnt is not mounted"
+	expect_eq "$dev" "$(findmnt -n -o SOURCE --target "$mnt")" "device mounted on $mnt"
+
+	random_file "$TEST_DIR/big" $((5 << 20))
+	random_file "$TEST_DIR/small" 1000
+	mkdir "$mnt/dir"
+	cp "$TEST_DIR/big" "$mnt/big"
+	cp "$TEST_DIR/small" "$mnt/dir/small"
+	umount "$mnt"
+	mount "$dev" "$mnt" || fail "mounting $dev by hand failed"
+	cmp "$TEST_DIR/big" "$mnt/big" || fail "big file differs after a remount"
+	cmp "$TEST_DIR/small" "$mnt/dir/small" || fail "small file differs after a remount"
+
+	"$IMDISK" -d -m "$mnt" >/dev/null || fail "imdisk -d -m $mnt failed"
+	! mountpoint -q "$mnt" || fail "$mnt still mounted after -d"
+	expect_eq "No virtual disks." "$("$IMDISK" -l)" "list after -d"
+	wait_detached "$dev" "unit$u" || fail "$dev still attached after -d"
+	# Everything reached the server's image.
+	e2fsck -fn "$img" >"$TEST_DIR/fsck.out" 2>&1 || fail "the image is not a clean ext4: $(tail -n 3 "$TEST_DIR/fsck.out")"
+	debugfs -R "dump /big $TEST_DIR/big.out" "$img" 2>/dev/null
+	cmp "$TEST_DIR/big" "$TEST_DIR/big.out" || fail "the image does not hold the file written"
+}
