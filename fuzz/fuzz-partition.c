@@ -1,6 +1,9 @@
 /* libFuzzer harness: the input is a whole disk image.  The partition parser must
  * accept or refuse any image without reading outside it, and every partition it
- * accepts must lie inside the image and be numbered 1, 2, ... in order.
+ * accepts must lie inside the image and be numbered as Linux numbers it: MBR
+ * primaries 1-4 by slot and logicals 5, 6, ... with no gap, GPT entries by slot;
+ * the table lists them by increasing number and partition_find() finds exactly
+ * those numbers.
  *
  * A mutated GPT almost never keeps its two CRCs right, which would leave the
  * entry parsing unexplored; so each input is parsed twice: as it is, and as a
@@ -14,6 +17,9 @@
 #include "image/partition.h"
 
 #define SECTOR 512
+/* partition_find() is checked for every number up to here: past every MBR
+ * number (at most 4 + PARTITION_MAX) and the first GPT slots. */
+#define FIND_CHECK_MAX (PARTITION_MAX + 8)
 
 struct image {
 	const uint8_t *data;
@@ -52,11 +58,26 @@ static void seal_gpt(uint8_t *image, size_t size)
 	}
 }
 
+static int mbr_type_is_extended(uint32_t type)
+{
+	return type == 0x05 || type == 0x0F || type == 0x85;
+}
+
+/* The entry numbered `number`, by a plain search; NULL when there is none. */
+static const struct partition *entry_numbered(const struct partition_table *table, uint32_t number)
+{
+	for (uint32_t i = 0; i < table->count; i++)
+		if (table->entries[i].number == number)
+			return &table->entries[i];
+	return NULL;
+}
+
 static void parse_and_check(const uint8_t *data, size_t size)
 {
 	static struct partition_table table;
 	struct image img = {data, size};
 	struct partition part;
+	uint32_t logicals = 0;
 
 	if (partition_table_read(image_read, &img, size, 512, &table) != 0) {
 		if (table.count != 0 || table.kind != PARTITION_TABLE_NONE)
@@ -67,15 +88,27 @@ static void parse_and_check(const uint8_t *data, size_t size)
 		abort();
 	for (uint32_t i = 0; i < table.count; i++) {
 		const struct partition *p = &table.entries[i];
-		if (p->number != i + 1 || p->size == 0 || p->offset % 512 || p->size % 512 ||
-		    p->offset > size || p->size > size - p->offset)
+		if (p->number == 0 || (i > 0 && p->number <= table.entries[i - 1].number) ||
+		    p->size == 0 || p->offset % 512 || p->size % 512 || p->offset > size ||
+		    p->size > size - p->offset)
 			abort();
+		if (table.kind == PARTITION_TABLE_GPT) {
+			if (p->type != 0 || p->logical)
+				abort();
+		} else if (p->type == 0 || mbr_type_is_extended(p->type)) {
+			abort(); /* an empty or extended entry is never a partition */
+		} else if (p->logical ? p->number != 5 + logicals++ : p->number > 4) {
+			abort();
+		}
 	}
-	for (uint32_t number = 1; number <= 9; number++) {
+	for (uint32_t number = 0; number <= FIND_CHECK_MAX; number++) {
+		const struct partition *want = entry_numbered(&table, number);
 		int r = partition_find(&table, number, &part);
-		if ((r == 0) != (number <= table.count))
+		if ((r == 0) != (want != NULL))
 			abort();
-		if (r == 0 && part.number != number)
+		if (r == 0 && (part.number != want->number || part.offset != want->offset ||
+			       part.size != want->size || part.type != want->type ||
+			       part.logical != want->logical))
 			abort();
 	}
 }

@@ -171,7 +171,7 @@ int image_auto_offset(const struct image *img, uint64_t *offset, uint64_t *size)
 		return fail(STEP_IMAGE, -ENOMEM, "cannot read image %s", img->path);
 	/* No table, or one that does not parse: the offset alone is the answer. */
 	if (read_table(img, *offset, 512, table) == 0 && table->kind != PARTITION_TABLE_NONE &&
-	    partition_find(table, 1, &first) == 0) {
+	    partition_first(table, &first) == 0) {
 		*offset += first.offset;
 		*size = first.size;
 	}

@@ -506,7 +506,7 @@ static int parse_switch(int c, const char *arg, struct cli_options *o, uint32_t 
 		return parse_offset(arg, o);
 	case 'v':
 		*seen |= SW_PARTITION;
-		return parse_u32_switch(arg, "-v", 1, PARTITION_MAX, &o->partition);
+		return parse_u32_switch(arg, "-v", 1, PARTITION_NUMBER_MAX, &o->partition);
 	case 'S':
 		*seen |= SW_SECTOR_SIZE;
 		if (parse_number(arg, 512, 4096, &number) < 0 || (number & (number - 1)))

@@ -35,7 +35,7 @@ static const char details[] =
 	"                          K M G T powers of 1024; N% of free memory; -SIZE free\n"
 	"                          memory minus SIZE.  A missing IMAGE is created this size\n"
 	"  -b, --offset OFFSET     bytes skipped at the start of the image (suffixes as -s),\n"
-	"                          or auto (.nrg, .sdi, then partition 1 of a table there)\n"
+	"                          or auto (.nrg, .sdi, then the first partition there)\n"
 	"  -v, --partition N       use partition N of the image's MBR or GPT\n"
 	"  -S, --sector-size N     512, 1024, 2048 or 4096 (default 512; CD 2048)\n"
 	"  -u, --unit N            unit number (default: the lowest free one)\n"

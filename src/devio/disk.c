@@ -105,17 +105,18 @@ static int find_window(const struct devio_disk_spec *spec, struct vdisk *disk, u
 		break;
 	}
 
-	number = spec->window == DEVIO_WINDOW_AUTO ? 1 : spec->partition;
+	number = spec->partition;
 	table = malloc(sizeof(*table));
 	if (!table)
 		return -ENOMEM;
 	r = partition_table_read(read_for_table, &source, disk->size - spec->offset, 512, table);
 	if (r == 0)
-		r = table->kind == PARTITION_TABLE_NONE ? -ENOMEDIUM
+		r = table->kind == PARTITION_TABLE_NONE	     ? -ENOMEDIUM
+		    : spec->window == DEVIO_WINDOW_AUTO ? partition_first(table, &partition)
 							: partition_find(table, number, &partition);
 	free(table);
 	if (spec->window == DEVIO_WINDOW_AUTO) {
-		/* No table, or one without a partition 1: the whole image, as the reference. */
+		/* No table, or an empty one: the whole image, as the reference. */
 		if (r == -EBADMSG)
 			log_warning("%s: the partition table is corrupt; serving the whole image",
 				    spec->path);

@@ -81,7 +81,7 @@ static void print_help(void)
 	       "  BLOCKS|PARTITION    below 512: partition number (0: whole image); 512 or more:\n"
 	       "                      a count of 512-byte blocks; or a size with a suffix\n"
 	       "                      (K M G T: powers of 1024, k m g t: of 1000, B b: bytes).\n"
-	       "                      Omitted: partition 1 if the image has a table, else all.\n"
+	       "                      Omitted: the first partition of a table, else all.\n"
 	       "  OFFSET              where the disk starts: 512-byte sectors, or suffixed\n"
 	       "  ALIGNMENT           the INFO request alignment, 1..512 (default 1)\n"
 	       "  BUFFERSIZE          the largest request in bytes (default 64M)\n"

@@ -14,6 +14,8 @@
 #define MBR_ENTRY_SIZE 16
 #define MBR_ENTRIES 4
 #define MBR_SIGNATURE_OFFSET 510
+/* Linux numbers logical partitions from 5 on, after the four primary slots. */
+#define MBR_FIRST_LOGICAL (MBR_ENTRIES + 1)
 
 #define MBR_TYPE_EMPTY 0x00
 #define MBR_TYPE_GPT_PROTECTIVE 0xEE
@@ -39,6 +41,7 @@ struct parser {
 	uint64_t image_size;
 	uint64_t image_sectors; /* whole sectors in the image */
 	uint32_t sector_size;
+	uint32_t next_logical; /* the number the next logical partition takes */
 	struct partition_table *table;
 };
 
@@ -91,8 +94,10 @@ static int sectors_to_bytes(const struct parser *p, uint64_t lba, uint64_t count
 	return 0;
 }
 
-/* Append a partition with the next number; -E2BIG when the table is full. */
-static int add_partition(struct parser *p, uint64_t offset, uint64_t size, uint32_t type, int logical)
+/* Append partition `number`; -E2BIG when the table is full.  Callers add in
+ * increasing number order, so the table stays sorted by number. */
+static int add_partition(struct parser *p, uint32_t number, uint64_t offset, uint64_t size,
+			 uint32_t type, int logical)
 {
 	struct partition_table *t = p->table;
 	struct partition *part;
@@ -100,7 +105,7 @@ static int add_partition(struct parser *p, uint64_t offset, uint64_t size, uint3
 	if (t->count >= PARTITION_MAX)
 		return -E2BIG;
 	part = &t->entries[t->count];
-	part->number = t->count + 1;
+	part->number = number;
 	part->offset = offset;
 	part->size = size;
 	part->type = type;
@@ -115,11 +120,13 @@ static int ranges_overlap(uint64_t a_start, uint64_t a_size, uint64_t b_start, u
 }
 
 /* Walk the EBR chain of the extended partition at sectors [ext_lba, ext_lba +
- * ext_count), appending its logical partitions.  In each EBR the first entry is
- * the logical partition, relative to that EBR; the second links to the next EBR,
- * relative to the first EBR (ext_lba).  The chain must stay inside the extended
- * partition, visit no EBR twice and hold at most PARTITION_MAX EBRs; logical
- * partitions must neither overlap each other nor cover any EBR of the chain. */
+ * ext_count), appending its logical partitions numbered from p->next_logical on
+ * in chain order (an EBR whose first entry is empty takes no number).  In each
+ * EBR the first entry is the logical partition, relative to that EBR; the second
+ * links to the next EBR, relative to the first EBR (ext_lba).  The chain must stay
+ * inside the extended partition, visit no EBR twice and hold at most PARTITION_MAX
+ * EBRs; logical partitions must neither overlap each other nor cover any EBR of
+ * the chain. */
 static int mbr_read_logicals(struct parser *p, uint64_t ext_lba, uint64_t ext_count)
 {
 	uint64_t ebr_lbas[PARTITION_MAX];
@@ -164,7 +171,7 @@ static int mbr_read_logicals(struct parser *p, uint64_t ext_lba, uint64_t ext_co
 			r = sectors_to_bytes(p, start, data.count, &offset, &size);
 			if (r < 0)
 				return r;
-			r = add_partition(p, offset, size, data.type, 1);
+			r = add_partition(p, p->next_logical++, offset, size, data.type, 1);
 			if (r < 0)
 				return r == -E2BIG ? -EBADMSG : r;
 		}
@@ -192,30 +199,41 @@ static int mbr_read_logicals(struct parser *p, uint64_t ext_lba, uint64_t ext_co
 	return 0;
 }
 
-/* Primaries in table order; an extended entry contributes its logicals at its
- * place instead of a number of its own. */
+/* Linux's numbering, the one fdisk and sfdisk show: a primary is numbered by its
+ * slot (1-4, an empty slot keeping its number unused), the extended entry takes
+ * no number, and the logicals follow from 5 on in chain order (through each
+ * extended entry in slot order, should there be more than one).  All four slots
+ * are checked before any EBR is read. */
 static int mbr_read(struct parser *p, const uint8_t *mbr)
 {
+	struct mbr_entry e[MBR_ENTRIES];
 	int r;
 
 	p->table->kind = PARTITION_TABLE_MBR;
 	for (unsigned i = 0; i < MBR_ENTRIES; i++) {
-		struct mbr_entry e;
 		uint64_t offset, size;
 
-		mbr_entry_get(mbr, i, &e);
-		if (e.type == MBR_TYPE_EMPTY)
+		mbr_entry_get(mbr, i, &e[i]);
+		if (e[i].type == MBR_TYPE_EMPTY)
 			continue;
-		r = sectors_to_bytes(p, e.start, e.count, &offset, &size);
+		r = sectors_to_bytes(p, e[i].start, e[i].count, &offset, &size);
 		if (r < 0)
 			return r;
-		if (mbr_type_is_extended(e.type)) {
-			if (e.start == 0)
+		if (mbr_type_is_extended(e[i].type)) {
+			if (e[i].start == 0)
 				return -EBADMSG; /* its first EBR would be the MBR */
-			r = mbr_read_logicals(p, e.start, e.count);
-		} else {
-			r = add_partition(p, offset, size, e.type, 0);
+			continue;
 		}
+		r = add_partition(p, i + 1, offset, size, e[i].type, 0);
+		if (r < 0)
+			return r;
+	}
+
+	p->next_logical = MBR_FIRST_LOGICAL;
+	for (unsigned i = 0; i < MBR_ENTRIES; i++) {
+		if (!mbr_type_is_extended(e[i].type))
+			continue;
+		r = mbr_read_logicals(p, e[i].start, e[i].count);
 		if (r < 0)
 			return r == -E2BIG ? -EBADMSG : r;
 	}
@@ -230,9 +248,9 @@ static int guid_is_zero(const uint8_t *guid)
 	return 1;
 }
 
-/* Used GPT entries (a non-zero type GUID) are numbered 1, 2, ... in entry order,
- * skipping empty slots.  Linux names partitions by slot (index + 1) instead, so
- * the two differ only for a table with holes. */
+/* A used GPT entry (a non-zero type GUID) is numbered by its slot, index + 1, as
+ * Linux numbers gptN and fdisk shows a table with holes: an empty slot keeps its
+ * number unused. */
 static int gpt_read_entries(struct parser *p, const uint8_t *array, uint32_t count,
 			    uint32_t entry_size, uint64_t first_usable, uint64_t last_usable)
 {
@@ -252,7 +270,7 @@ static int gpt_read_entries(struct parser *p, const uint8_t *array, uint32_t cou
 		r = sectors_to_bytes(p, first, last - first + 1, &offset, &size);
 		if (r < 0)
 			return r;
-		r = add_partition(p, offset, size, 0, 0);
+		r = add_partition(p, i + 1, offset, size, 0, 0);
 		if (r < 0)
 			return r;
 	}
@@ -376,4 +394,12 @@ int partition_find(const struct partition_table *table, uint32_t number, struct 
 		}
 	}
 	return -ENOENT;
+}
+
+int partition_first(const struct partition_table *table, struct partition *out)
+{
+	if (table->count == 0)
+		return -ENOENT;
+	*out = table->entries[0]; /* kept sorted by number */
+	return 0;
 }

@@ -121,12 +121,13 @@ static void test_primaries(void **state)
 	assert_int_equal(parse(img, &table), 0);
 	assert_int_equal(table.kind, PARTITION_TABLE_MBR);
 	assert_int_equal(table.count, 3);
-	/* Numbered in table order, skipping the empty second entry. */
+	/* Numbered by slot: the empty second slot keeps number 2 unused. */
 	assert_partition(&table, 1, 512, 100 * 512, 0x0C, 0);
-	assert_partition(&table, 2, 200 * 512, 300 * 512, 0x83, 0);
-	assert_partition(&table, 3, 600 * 512, 1448 * 512, 0x07, 0);
+	assert_partition(&table, 3, 200 * 512, 300 * 512, 0x83, 0);
+	assert_partition(&table, 4, 600 * 512, 1448 * 512, 0x07, 0);
 	assert_no_partition(&table, 0);
-	assert_no_partition(&table, 4);
+	assert_no_partition(&table, 2);
+	assert_no_partition(&table, 5);
 	image_free(img);
 }
 
@@ -143,9 +144,9 @@ static void test_primaries_large_sectors(void **state)
 	image_free(img);
 }
 
-/* An MBR with a primary, an extended partition at 100..999 holding three logicals,
- * and a primary after it.  The EBR links are relative to the first EBR (100); the
- * logicals relative to their own EBR. */
+/* An MBR with a primary in slot 1, an extended partition at 100..999 in slot 2
+ * holding three logicals, and a primary after it in slot 3.  The EBR links are
+ * relative to the first EBR (100); the logicals relative to their own EBR. */
 static struct image *image_with_logicals(void)
 {
 	struct image *img = image_new(512, IMAGE_SECTORS);
@@ -173,13 +174,67 @@ static void test_extended_chain(void **state)
 	assert_int_equal(parse(img, &table), 0);
 	assert_int_equal(table.kind, PARTITION_TABLE_MBR);
 	assert_int_equal(table.count, 5);
-	/* Logicals take their numbers where the extended entry stands. */
+	/* Primaries keep their slot numbers; the extended entry (slot 2) is no
+	 * partition; the logicals are 5, 6, 7 in chain order. */
 	assert_partition(&table, 1, 1 * 512, 99 * 512, 0x83, 0);
-	assert_partition(&table, 2, 101 * 512, 99 * 512, 0x83, 1);
-	assert_partition(&table, 3, 202 * 512, 98 * 512, 0x07, 1);
-	assert_partition(&table, 4, 401 * 512, 499 * 512, 0x0B, 1);
-	assert_partition(&table, 5, 1000 * 512, 100 * 512, 0x82, 0);
-	assert_no_partition(&table, 6);
+	assert_partition(&table, 3, 1000 * 512, 100 * 512, 0x82, 0);
+	assert_partition(&table, 5, 101 * 512, 99 * 512, 0x83, 1);
+	assert_partition(&table, 6, 202 * 512, 98 * 512, 0x07, 1);
+	assert_partition(&table, 7, 401 * 512, 499 * 512, 0x0B, 1);
+	assert_no_partition(&table, 2);
+	assert_no_partition(&table, 4);
+	assert_no_partition(&table, 8);
+	image_free(img);
+}
+
+static void test_empty_slot_and_extended(void **state)
+{
+	static const uint32_t numbers[] = {1, 4, 5, 6, 7};
+	struct image *img = image_with_logicals();
+	struct partition_table table;
+
+	(void)state;
+	/* Slot 3 emptied, the primary moved to slot 4: fdisk's img1, img4, img5-7. */
+	memset(img->data + 446 + 2 * 16, 0, 16);
+	set_entry(img->data, 3, 0x00, 0x82, 1000, 100);
+	assert_int_equal(parse(img, &table), 0);
+	assert_int_equal(table.kind, PARTITION_TABLE_MBR);
+	assert_int_equal(table.count, 5);
+	assert_partition(&table, 1, 1 * 512, 99 * 512, 0x83, 0);
+	assert_partition(&table, 4, 1000 * 512, 100 * 512, 0x82, 0);
+	assert_partition(&table, 5, 101 * 512, 99 * 512, 0x83, 1);
+	assert_partition(&table, 6, 202 * 512, 98 * 512, 0x07, 1);
+	assert_partition(&table, 7, 401 * 512, 499 * 512, 0x0B, 1);
+	for (uint32_t n = 2; n <= 3; n++)
+		assert_no_partition(&table, n);
+	assert_no_partition(&table, 8);
+	/* The entries are listed by number (the CLI prints them in this order). */
+	for (uint32_t i = 0; i < table.count; i++)
+		assert_int_equal(table.entries[i].number, numbers[i]);
+	image_free(img);
+}
+
+static void test_two_extended(void **state)
+{
+	struct image *img = image_new(512, IMAGE_SECTORS);
+	struct partition_table table;
+
+	(void)state;
+	/* Two extended entries, one logical each: the numbers run on across them in
+	 * slot order, as Linux numbers them. */
+	set_entry(img->data, 0, 0x00, 0x05, 100, 100);
+	set_entry(sector_at(img, 100), 0, 0x00, 0x83, 1, 99);
+	set_entry(img->data, 1, 0x00, 0x83, 10, 90);
+	set_entry(img->data, 2, 0x00, 0x0F, 300, 100);
+	set_entry(sector_at(img, 300), 0, 0x00, 0x07, 2, 98);
+	assert_int_equal(parse(img, &table), 0);
+	assert_int_equal(table.count, 3);
+	assert_partition(&table, 2, 10 * 512, 90 * 512, 0x83, 0);
+	assert_partition(&table, 5, 101 * 512, 99 * 512, 0x83, 1);
+	assert_partition(&table, 6, 302 * 512, 98 * 512, 0x07, 1);
+	assert_no_partition(&table, 1);
+	assert_no_partition(&table, 3);
+	assert_no_partition(&table, 7);
 	image_free(img);
 }
 
@@ -195,7 +250,10 @@ static void test_extended_type_0x85_and_empty_ebr(void **state)
 	set_entry(sector_at(img, 60), 0, 0x00, 0x83, 1, 49);
 	assert_int_equal(parse(img, &table), 0);
 	assert_int_equal(table.count, 1);
-	assert_partition(&table, 1, 61 * 512, 49 * 512, 0x83, 1);
+	/* The empty first EBR takes no number: its successor's logical is 5. */
+	assert_partition(&table, 5, 61 * 512, 49 * 512, 0x83, 1);
+	assert_no_partition(&table, 1);
+	assert_no_partition(&table, 6);
 	image_free(img);
 }
 
@@ -211,7 +269,10 @@ static void test_blank_extended(void **state)
 	assert_int_equal(parse(img, &table), 0);
 	assert_int_equal(table.kind, PARTITION_TABLE_MBR);
 	assert_int_equal(table.count, 1);
-	assert_partition(&table, 1, 200 * 512, 10 * 512, 0x83, 0);
+	/* Slot 1 is the extended entry, which is no partition of its own. */
+	assert_partition(&table, 2, 200 * 512, 10 * 512, 0x83, 0);
+	assert_no_partition(&table, 1);
+	assert_no_partition(&table, 5);
 	image_free(img);
 }
 
@@ -262,8 +323,10 @@ static void test_chain_too_long(void **state)
 	memset(sector_at(img, ext_start + 2 * (PARTITION_MAX - 1)) + 446 + 16, 0, 16);
 	assert_int_equal(parse(img, &table), 0);
 	assert_int_equal(table.count, PARTITION_MAX);
-	assert_partition(&table, PARTITION_MAX, (ext_start + 2 * PARTITION_MAX - 1) * 512ull, 512,
-			 0x83, 1);
+	assert_partition(&table, 5, (ext_start + 1) * 512ull, 512, 0x83, 1);
+	/* Logicals count from 5: the last one's number is past PARTITION_MAX. */
+	assert_partition(&table, PARTITION_MAX + 4, (ext_start + 2 * PARTITION_MAX - 1) * 512ull,
+			 512, 0x83, 1);
 
 	/* One primary more, and the table overflows. */
 	set_entry(img->data, 1, 0x00, 0x83, 3000, 10);
@@ -342,7 +405,7 @@ static void test_overlapping_logicals(void **state)
 	set_entry(sector_at(img, 120), 0, 0x00, 0x0B, 330, 30);
 	assert_int_equal(parse(img, &table), 0);
 	assert_int_equal(table.count, 5);
-	assert_partition(&table, 4, 450 * 512, 30 * 512, 0x0B, 1);
+	assert_partition(&table, 7, 450 * 512, 30 * 512, 0x0B, 1);
 	image_free(img);
 
 	img = image_with_logicals();
@@ -472,7 +535,7 @@ static struct image *image_with_gpt(uint32_t sector_size, uint64_t sectors,
 
 static const struct gpt_slot two_slots[] = {
 	{0, 40, 139},
-	{2, 200, 399}, /* slot 1 left empty: this one is still partition 2 */
+	{2, 200, 399}, /* slot 1 left empty: this one is partition 3, as in Linux */
 };
 
 static void test_gpt(void **state)
@@ -485,8 +548,9 @@ static void test_gpt(void **state)
 	assert_int_equal(table.kind, PARTITION_TABLE_GPT);
 	assert_int_equal(table.count, 2);
 	assert_partition(&table, 1, 40 * 512, 100 * 512, 0, 0);
-	assert_partition(&table, 2, 200 * 512, 200 * 512, 0, 0);
-	assert_no_partition(&table, 3);
+	assert_partition(&table, 3, 200 * 512, 200 * 512, 0, 0);
+	assert_no_partition(&table, 2);
+	assert_no_partition(&table, 4);
 	image_free(img);
 }
 
@@ -500,7 +564,8 @@ static void test_gpt_4k_sectors(void **state)
 	assert_int_equal(parse(img, &table), 0);
 	assert_int_equal(table.kind, PARTITION_TABLE_GPT);
 	assert_int_equal(table.count, 1);
-	assert_partition(&table, 1, 10 * 4096, 90 * 4096, 0, 0);
+	assert_partition(&table, 6, 10 * 4096, 90 * 4096, 0, 0);
+	assert_no_partition(&table, 1);
 	image_free(img);
 }
 
@@ -634,6 +699,16 @@ static void test_gpt_too_many(void **state)
 	}
 	gpt_seal_array(img);
 	assert_int_equal(parse(img, &table), -E2BIG);
+
+	/* Slot 0 emptied: 128 used entries again, the last in slot 128, which is
+	 * partition 129, past PARTITION_MAX. */
+	memset(sector_at(img, 2), 0, 128);
+	gpt_seal_array(img);
+	assert_int_equal(parse(img, &table), 0);
+	assert_int_equal(table.count, PARTITION_MAX);
+	assert_no_partition(&table, 1);
+	assert_partition(&table, 2, 401 * 512, 512, 0, 0);
+	assert_partition(&table, PARTITION_MAX + 1, 300 * 512, 512, 0, 0);
 	image_free(img);
 }
 
@@ -644,6 +719,8 @@ int main(void)
 		cmocka_unit_test(test_primaries),
 		cmocka_unit_test(test_primaries_large_sectors),
 		cmocka_unit_test(test_extended_chain),
+		cmocka_unit_test(test_empty_slot_and_extended),
+		cmocka_unit_test(test_two_extended),
 		cmocka_unit_test(test_extended_type_0x85_and_empty_ebr),
 		cmocka_unit_test(test_blank_extended),
 		cmocka_unit_test(test_looping_chain),
