@@ -36,6 +36,7 @@
 #include <liburing.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -1038,6 +1039,7 @@ static void *fuse_ring_main(void *opaque)
 	unsigned head, seen;
 	int r;
 
+	if (getenv("XPIN")) { cpu_set_t set; CPU_ZERO(&set); CPU_SET(q->qid, &set); sched_setaffinity(0, sizeof(set), &set); }
 	r = fuse_ring_setup(q);
 	pthread_mutex_lock(&q->fuse->lock);
 	q->setup_result = r;
