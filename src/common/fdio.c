@@ -1,97 +1,68 @@
 #include "common/fdio.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-int read_full(int fd, void *buf, size_t len)
+/* What to do at end of file before the whole length moved. */
+enum short_end { END_IS_ERROR, END_READS_ZEROES };
+
+/* The one loop behind every whole-buffer transfer: retries EINTR and short
+ * transfers; offset < 0 means the descriptor's own position (read/write). */
+static int transfer_full(int fd, void *buf, size_t len, off_t offset, bool writing, enum short_end at_end)
 {
 	uint8_t *p = buf;
 
 	while (len) {
-		ssize_t n = read(fd, p, len);
+		ssize_t n;
+
+		if (writing)
+			n = offset < 0 ? write(fd, p, len) : pwrite(fd, p, len, offset);
+		else
+			n = offset < 0 ? read(fd, p, len) : pread(fd, p, len, offset);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
-		if (n == 0)
-			return -EPIPE;
+		if (n == 0 && !writing) {
+			if (at_end == END_IS_ERROR)
+				return -EPIPE;
+			memset(p, 0, len);
+			return 0;
+		}
 		p += n;
 		len -= (size_t)n;
+		if (offset >= 0)
+			offset += n;
 	}
 	return 0;
+}
+
+int read_full(int fd, void *buf, size_t len)
+{
+	return transfer_full(fd, buf, len, -1, false, END_IS_ERROR);
 }
 
 int write_full(int fd, const void *buf, size_t len)
 {
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return transfer_full(fd, (void *)buf, len, -1, true, END_IS_ERROR);
 }
 
 int pread_full(int fd, void *buf, size_t len, off_t offset)
 {
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pread(fd, p, len, offset);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EPIPE;
-		p += n;
-		len -= (size_t)n;
-		offset += n;
-	}
-	return 0;
+	return transfer_full(fd, buf, len, offset, false, END_IS_ERROR);
 }
 
 int pread_zero_filled(int fd, void *buf, size_t len, off_t offset)
 {
-	while (len) {
-		ssize_t n = pread(fd, buf, len, offset);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0) {
-			memset(buf, 0, len);
-			break;
-		}
-		buf = (uint8_t *)buf + n;
-		len -= (size_t)n;
-		offset += n;
-	}
-	return 0;
+	return transfer_full(fd, buf, len, offset, false, END_READS_ZEROES);
 }
 
 int pwrite_full(int fd, const void *buf, size_t len, off_t offset)
 {
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, offset);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-		offset += n;
-	}
-	return 0;
+	return transfer_full(fd, (void *)buf, len, offset, true, END_IS_ERROR);
 }
 
 int send_with_fd(int sock, const void *buf, size_t len, int fd)

@@ -187,26 +187,13 @@ int loop_set_size_limit(uint32_t number, uint64_t size_limit)
 int loop_set_read_only(uint32_t number, bool read_only)
 {
 	int value = read_only;
-	int fd = loop_open(number, O_RDONLY);
-	int r;
 
-	if (fd < 0)
-		return fd;
-	r = ioctl(fd, BLKROSET, &value) < 0 ? -errno : 0;
-	close(fd);
-	return r;
+	return loop_ioctl(number, O_RDONLY, BLKROSET, (unsigned long)&value);
 }
 
 int loop_get_size(uint32_t number, uint64_t *bytes)
 {
-	int fd = loop_open(number, O_RDONLY);
-	int r;
-
-	if (fd < 0)
-		return fd;
-	r = ioctl(fd, BLKGETSIZE64, bytes) < 0 ? -errno : 0;
-	close(fd);
-	return r;
+	return loop_ioctl(number, O_RDONLY, BLKGETSIZE64, (unsigned long)bytes);
 }
 
 int loop_sectors_written(uint32_t number, uint64_t *sectors)
