@@ -62,11 +62,17 @@ $got"
 devio_alive() { kill -0 "$DEVIO_PID" 2>/dev/null || fail "devio died: $(tail -n 5 "$DEVIO_LOG")"; }
 
 # start_devio_unix SOCKET ARGS...: devio on a unix socket (ARGS: the disk and the
-# rest); returns once the socket accepts connections.
+# rest); returns once it listens (a stale socket at SOCKET is not taken for it).
 start_devio_unix() {
-	local sock=$1; shift
+	local sock=$1 before; shift
+	before=$(grep -c "listening on $sock\$" "$DEVIO_LOG" 2>/dev/null || true)
 	start_devio --unix "$sock" "$@"
-	wait_for_path "$sock"
+	for _ in $(seq 200); do
+		[ "$(grep -c "listening on $sock\$" "$DEVIO_LOG")" -gt "${before:-0}" ] && return 0
+		kill -0 "$DEVIO_PID" 2>/dev/null || { cat "$DEVIO_LOG" >&2; fail "devio exited at start"; }
+		sleep 0.05
+	done
+	fail "devio did not listen on $sock"
 }
 
 # proxy_ext4_roundtrip IMAGE KIND ADDRESS ATTACH-ARGS...: `imdisk -a -t proxy
@@ -107,4 +113,94 @@ proxy_ext4_roundtrip() {
 	e2fsck -fn "$img" >"$TEST_DIR/fsck.out" 2>&1 || fail "the image is not a clean ext4: $(tail -n 3 "$TEST_DIR/fsck.out")"
 	debugfs -R "dump /big $TEST_DIR/big.out" "$img" 2>/dev/null
 	cmp "$TEST_DIR/big" "$TEST_DIR/big.out" || fail "the image does not hold the file written"
+}
+
+# start_fake_proxy SOCKET SIZE ALIGNMENT FLAGS: a minimal IMDPROXY server in
+# python3 on a unix socket, for INFO replies devio never sends.  It answers INFO
+# with SIZE, ALIGNMENT and FLAGS, serves READ and WRITE from SIZE bytes of memory,
+# zeroes the ranges of UNMAP and ZERO, and appends to FAKE_LOG one line per event:
+# "connect", "request CODE", "range CODE OFFSET LENGTH", "closed".
+start_fake_proxy() {
+	FAKE_LOG=$TEST_DIR/fake-proxy.log
+	: >"$FAKE_LOG"
+	cat >"$TEST_DIR/fake-proxy.py" <<'PY'
+import os, socket, struct, sys, threading
+path, size, align, flags, log = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4], 0), sys.argv[5]
+buf = bytearray(size)
+lock = threading.Lock()
+def note(s):
+    with lock, open(log, "a") as f:
+        f.write(s + "\n")
+def recv(c, n):
+    b = bytearray()
+    while len(b) < n:
+        d = c.recv(n - len(b))
+        if not d:
+            raise EOFError
+        b += d
+    return bytes(b)
+def serve(c):
+    note("connect")
+    try:
+        while True:
+            (code,) = struct.unpack("<Q", recv(c, 8))
+            note("request %d" % code)
+            if code == 1:
+                c.sendall(struct.pack("<QQQ", size, align, flags))
+            elif code == 2:
+                off, n = struct.unpack("<QQ", recv(c, 16))
+                if off >= size:
+                    c.sendall(struct.pack("<QQ", 22, 0))
+                    continue
+                n = min(n, size - off)
+                with lock:
+                    data = bytes(buf[off:off + n])
+                c.sendall(struct.pack("<QQ", 0, n) + data)
+            elif code == 3:
+                off, n = struct.unpack("<QQ", recv(c, 16))
+                data = recv(c, n)
+                if off + n > size:
+                    c.sendall(struct.pack("<QQ", 22, 2**64 - 1))
+                    continue
+                with lock:
+                    buf[off:off + n] = data
+                c.sendall(struct.pack("<QQ", 0, n))
+            elif code in (6, 7):
+                (n,) = struct.unpack("<Q", recv(c, 8))
+                ranges = recv(c, n)
+                for i in range(0, n - n % 16, 16):
+                    off, ln = struct.unpack_from("<qQ", ranges, i)
+                    note("range %d %d %d" % (code, off, ln))
+                    with lock:
+                        buf[off:off + ln] = bytes(ln)
+                c.sendall(struct.pack("<Q", 0))
+            elif code == 5:
+                break
+            else:
+                c.sendall(struct.pack("<Q", 19))
+    except (EOFError, OSError):
+        pass
+    c.close()
+    note("closed")
+s = socket.socket(socket.AF_UNIX)
+s.bind(path + ".new")
+s.listen(16)
+os.rename(path + ".new", path)  # the socket appears once it listens
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PY
+	python3 "$TEST_DIR/fake-proxy.py" "$1" "$2" "$3" "$4" "$FAKE_LOG" 2>>"$TEST_DIR/fake-proxy.err" &
+	DEVIO_PID=$! # for wait_for_path and stop_devio
+	on_cleanup "kill -KILL $DEVIO_PID 2>/dev/null; wait $DEVIO_PID 2>/dev/null"
+	wait_for_path "$1"
+}
+
+# fake_proxy_idle: wait (3 s) until every connection the fake server accepted is closed.
+fake_proxy_idle() {
+	for _ in $(seq 60); do
+		[ "$(grep -c '^connect$' "$FAKE_LOG")" = "$(grep -c '^closed$' "$FAKE_LOG")" ] && return 0
+		sleep 0.05
+	done
+	return 1
 }

@@ -97,7 +97,6 @@ static void whole_sectors(const struct file_disk *file, uint64_t offset, uint64_
 static int file_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
 {
 	struct file_disk *file = to_file(disk);
-	int r;
 
 	if (file->is_block) {
 		uint64_t range[2];
@@ -112,9 +111,9 @@ static int file_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
 		atomic_store(&file->can_punch, false);
 		return 0;
 	}
-	r = punch_hole(file, offset, len);
-	/* Trim is advice: a file system without holes simply keeps the blocks. */
-	return r == -EOPNOTSUPP ? 0 : r;
+	/* -EOPNOTSUPP on a file system without holes: trim is advice (vdisk_trim
+	 * takes it as done), and vdisk_punch then zeroes instead. */
+	return punch_hole(file, offset, len);
 }
 
 static int block_zero(struct file_disk *file, uint64_t offset, uint64_t len)
@@ -234,6 +233,8 @@ int backend_file_open(int fd, bool read_only, struct vdisk **out)
 	atomic_init(&file->can_ioctl_zero, true);
 	file->disk.ops = &file_ops;
 	file->disk.flags = VDISK_CAN_TRIM | VDISK_CAN_ZERO | VDISK_CAN_FLUSH | VDISK_PARALLEL;
+	if (!file->is_block)
+		file->disk.flags |= VDISK_TRIM_ZEROES; /* a punched hole reads as zeroes */
 	if (read_only)
 		file->disk.flags |= VDISK_READ_ONLY;
 	*out = &file->disk;

@@ -801,27 +801,18 @@ static int proxy_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
 	struct proxy_request req = { .code = IMDPROXY_REQ_UNMAP, .offset = offset, .range_len = len };
 
 	if (!(proxy->info.flags & IMDPROXY_FLAG_SUPPORTS_UNMAP))
-		return 0; /* ImDisk sends UNMAP only to servers that said they take it */
+		return -EOPNOTSUPP; /* ImDisk sends UNMAP only to servers that said they take it */
 	return proxy_submit(proxy, &req);
 }
 
 static int proxy_zero(struct vdisk *disk, uint64_t offset, uint64_t len)
 {
-	static const uint8_t zeroes[65536];
 	struct proxy_disk *proxy = to_proxy(disk);
 	struct proxy_request req = { .code = IMDPROXY_REQ_ZERO, .offset = offset, .range_len = len };
 
-	if (proxy->info.flags & IMDPROXY_FLAG_SUPPORTS_ZERO)
-		return proxy_submit(proxy, &req);
-	while (len) {
-		size_t chunk = len < sizeof(zeroes) ? (size_t)len : sizeof(zeroes);
-		int r = proxy_write(disk, zeroes, chunk, offset);
-		if (r < 0)
-			return r;
-		offset += chunk;
-		len -= chunk;
-	}
-	return 0;
+	if (!(proxy->info.flags & IMDPROXY_FLAG_SUPPORTS_ZERO))
+		return -EOPNOTSUPP; /* vdisk_zero writes zeroes instead */
+	return proxy_submit(proxy, &req);
 }
 
 static void proxy_close(struct vdisk *disk)
@@ -970,8 +961,10 @@ int backend_proxy_open(const struct backend_proxy_options *options, struct vdisk
 	proxy->disk.flags = VDISK_PARALLEL;
 	if (options->read_only || (proxy->info.flags & IMDPROXY_FLAG_RO))
 		proxy->disk.flags |= VDISK_READ_ONLY;
+	/* ImDisk's meaning of UNMAP is a punched hole (devio's, and the Windows
+	 * driver's TRIM): trusted to leave zeroes, as ImDisk does. */
 	if (proxy->info.flags & IMDPROXY_FLAG_SUPPORTS_UNMAP)
-		proxy->disk.flags |= VDISK_CAN_TRIM;
+		proxy->disk.flags |= VDISK_CAN_TRIM | VDISK_TRIM_ZEROES;
 	if (proxy->info.flags & IMDPROXY_FLAG_SUPPORTS_ZERO)
 		proxy->disk.flags |= VDISK_CAN_ZERO;
 	*out = &proxy->disk;

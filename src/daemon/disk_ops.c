@@ -272,8 +272,6 @@ int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_
 		type = image_fd >= 0 ? IMDISK_TYPE_FILE : IMDISK_TYPE_VM;
 	if (request->size % 512)
 		r = disk_fail(why, -EINVAL, "size %" PRIu64 " is not a multiple of 512 bytes", request->size);
-	else if (type == IMDISK_TYPE_PROXY && IMDISK_PROXY_TYPE(request->flags) == IMDISK_PROXY_TYPE_SHM)
-		r = disk_fail(why, -EOPNOTSUPP, "shared-memory proxy disks are not supported by imdiskd yet");
 	else if (request->transport == IMDISK_TRANSPORT_LOOP && userspace)
 		r = disk_fail(why, -EINVAL, "this disk needs user-space work: --transport=loop cannot serve it");
 	if (r < 0) {

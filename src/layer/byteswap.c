@@ -189,6 +189,8 @@ int layer_byteswap_open(struct vdisk *lower, struct vdisk **out)
 	disk = layer_new(&byteswap_ops, lower, sizeof(*disk));
 	if (!disk)
 		return -ENOMEM;
+	/* A trim passes on whole pairs only: its odd edges keep their bytes. */
+	disk->flags &= ~VDISK_TRIM_ZEROES;
 	*out = disk;
 	return 0;
 }

@@ -55,7 +55,7 @@ int layer_readonly_open(struct vdisk *lower, struct vdisk **out)
 	if (!disk)
 		return -ENOMEM;
 	/* Nothing can be trimmed or zeroed: do not let a frontend advertise it. */
-	disk->flags = (lower->flags | VDISK_READ_ONLY) & ~(VDISK_CAN_TRIM | VDISK_CAN_ZERO);
+	disk->flags = (lower->flags | VDISK_READ_ONLY) & ~(VDISK_CAN_TRIM | VDISK_CAN_ZERO | VDISK_TRIM_ZEROES);
 	*out = disk;
 	return 0;
 }

@@ -429,7 +429,7 @@ static void fuse_do_fallocate(struct fuse_context *ctx, const struct fuse_in_hea
 	else if (offset > disk->size || len > disk->size - offset)
 		r = (mode & FALLOC_FL_KEEP_SIZE) ? -EINVAL : -EFBIG;
 	else if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))
-		r = vdisk_trim(disk, offset, len);
+		r = vdisk_punch(disk, offset, len); /* must read back as zeroes */
 	else if ((mode & ~FALLOC_FL_KEEP_SIZE) == FALLOC_FL_ZERO_RANGE)
 		r = vdisk_zero(disk, offset, len);
 	else if ((mode & ~FALLOC_FL_KEEP_SIZE) == 0)

@@ -43,7 +43,8 @@ int vdisk_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
 		return r;
 	if (disk->flags & VDISK_READ_ONLY)
 		return -EROFS;
-	return disk->ops->trim ? disk->ops->trim(disk, offset, len) : 0;
+	r = disk->ops->trim ? disk->ops->trim(disk, offset, len) : 0;
+	return r == -EOPNOTSUPP ? 0 : r;
 }
 
 int vdisk_zero(struct vdisk *disk, uint64_t offset, uint64_t len)
@@ -55,8 +56,11 @@ int vdisk_zero(struct vdisk *disk, uint64_t offset, uint64_t len)
 		return r;
 	if (disk->flags & VDISK_READ_ONLY)
 		return -EROFS;
-	if (disk->ops->zero)
-		return disk->ops->zero(disk, offset, len);
+	if (disk->ops->zero) {
+		r = disk->ops->zero(disk, offset, len);
+		if (r != -EOPNOTSUPP)
+			return r;
+	}
 	while (len) {
 		size_t chunk = len < sizeof(zeroes) ? (size_t)len : sizeof(zeroes);
 		r = disk->ops->write(disk, zeroes, chunk, offset);
@@ -66,6 +70,22 @@ int vdisk_zero(struct vdisk *disk, uint64_t offset, uint64_t len)
 		len -= chunk;
 	}
 	return 0;
+}
+
+int vdisk_punch(struct vdisk *disk, uint64_t offset, uint64_t len)
+{
+	int r = vdisk_check_range(disk, offset, len);
+
+	if (r < 0 || len == 0)
+		return r;
+	if (disk->flags & VDISK_READ_ONLY)
+		return -EROFS;
+	if ((disk->flags & VDISK_TRIM_ZEROES) && disk->ops->trim) {
+		r = disk->ops->trim(disk, offset, len);
+		if (r != -EOPNOTSUPP)
+			return r;
+	}
+	return vdisk_zero(disk, offset, len);
 }
 
 int vdisk_resize(struct vdisk *disk, uint64_t new_size)

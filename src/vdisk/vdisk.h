@@ -12,6 +12,7 @@
 #define VDISK_CAN_ZERO 0x04u   /* zero is done natively (else by writing zeroes) */
 #define VDISK_CAN_FLUSH 0x08u  /* flush means something (else it is a no-op) */
 #define VDISK_PARALLEL 0x10u   /* callers may issue requests from several threads at once */
+#define VDISK_TRIM_ZEROES 0x20u /* a trim leaves zeroes behind (it punches holes) */
 
 struct vdisk;
 
@@ -20,6 +21,7 @@ struct vdisk_ops {
 	int (*read)(struct vdisk *disk, void *buf, size_t len, uint64_t offset);
 	int (*write)(struct vdisk *disk, const void *buf, size_t len, uint64_t offset);
 	int (*flush)(struct vdisk *disk);
+	/* trim and zero may answer -EOPNOTSUPP: the entry points then fall back. */
 	int (*trim)(struct vdisk *disk, uint64_t offset, uint64_t len);
 	int (*zero)(struct vdisk *disk, uint64_t offset, uint64_t len);
 	/* Change the size (grow); NULL when the disk cannot. */
@@ -36,13 +38,18 @@ struct vdisk {
 };
 
 /* The entry points: range-checked (-EINVAL past the end, -EROFS on a read-only
- * disk), then passed to the ops.  Missing ops fall back: flush and trim succeed
- * doing nothing, zero writes zeroes. */
+ * disk), then passed to the ops.  Missing or unsupported ops fall back: flush and
+ * trim (advice: the contents no longer matter) succeed doing nothing, zero writes
+ * zeroes. */
 int vdisk_read(struct vdisk *disk, void *buf, size_t len, uint64_t offset);
 int vdisk_write(struct vdisk *disk, const void *buf, size_t len, uint64_t offset);
 int vdisk_flush(struct vdisk *disk);
 int vdisk_trim(struct vdisk *disk, uint64_t offset, uint64_t len);
 int vdisk_zero(struct vdisk *disk, uint64_t offset, uint64_t len);
+/* The range must read back as zeroes, and its space goes back where the disk can:
+ * a trim where it leaves zeroes (VDISK_TRIM_ZEROES), else a zero.  What the loop
+ * driver's discard and unmapping write-zeroes arrive as (PUNCH_HOLE). */
+int vdisk_punch(struct vdisk *disk, uint64_t offset, uint64_t len);
 int vdisk_resize(struct vdisk *disk, uint64_t new_size);
 void vdisk_close(struct vdisk *disk);
 

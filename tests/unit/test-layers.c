@@ -106,7 +106,8 @@ static void test_byteswap_round_trip(void **state)
 
 	(void)state;
 	assert_int_equal(layer_byteswap_open(lower, &disk), 0);
-	assert_int_equal(disk->flags, lower->flags);
+	/* A swapped trim keeps its odd edges: it no longer promises zeroes. */
+	assert_int_equal(disk->flags, lower->flags & ~VDISK_TRIM_ZEROES);
 	fill_pattern(in, sizeof(in), 3);
 	memcpy(copy, in, sizeof(in));
 	assert_int_equal(vdisk_write(disk, in, sizeof(in), 1024), 0);
