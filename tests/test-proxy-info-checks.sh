@@ -17,12 +17,14 @@ nothing_left() { # what: no disk, no loop device or FUSE file, connections close
 	[ -z "$(ls -A "$TEST_DIR/fuse" 2>/dev/null)" ] || fail "FUSE files left after $1: $(ls -A "$TEST_DIR/fuse")"
 	fake_proxy_idle || fail "the connection to the server is still open after $1"
 }
-for spec in "$((1 << 20)) 0 0x2:req_alignment 0" "$((1 << 20)) 513 0x2:req_alignment 513" "65536 1 0x2:size 65536"; do
-	what=${spec#*:}
-	read -r size align flags <<<"${spec%%:*}"
+for spec in "$((1 << 20)) 0 0x2:req_alignment 0:alignment outside 1..512" \
+	"$((1 << 20)) 513 0x2:req_alignment 513:alignment outside 1..512" \
+	"65536 1 0x2:size 65536:65536 bytes or less"; do
+	IFS=: read -r numbers what why <<<"$spec"
+	read -r size align flags <<<"$numbers"
 	rm -f "$sock"
 	start_fake_proxy "$sock" "$size" "$align" "$flags"
-	expect_error "proxy server unix:$sock did not answer" 3 imdisk -a -t proxy -f "unix:$sock"
+	expect_error "proxy server unix:$sock .*$why" 3 imdisk -a -t proxy -f "unix:$sock"
 	grep -qx "request 1" "$FAKE_LOG" || fail "no INFO was sent for $what"
 	nothing_left "INFO with $what"
 	stop_devio KILL || true

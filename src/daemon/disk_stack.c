@@ -134,9 +134,12 @@ static int open_proxy_backend(const struct daemon *daemon, struct disk *disk, in
 		disk->proxy_target = target;
 	}
 	r = backend_proxy_open(&options, out);
-	if (r < 0)
-		disk_fail(why, r, "the proxy server %s did not answer as ImDisk's servers do: %s", info->image,
-			  strerror(-r));
+	if (r == -EBADMSG)
+		disk_fail(why, r, "the proxy server %s asks for a request alignment outside 1..512", info->image);
+	else if (r == -EINVAL)
+		disk_fail(why, r, "the proxy server %s offers a disk of 65536 bytes or less", info->image);
+	else if (r < 0)
+		disk_fail(why, r, "the proxy server %s did not answer INFO: %s", info->image, strerror(-r));
 	return r;
 }
 
