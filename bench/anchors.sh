@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The user-space anchors of /work/shared/reference/anchors.md, made exactly as
 # measured there (sourced by bench/fuse-transport.sh and bench/proxy.sh after
 # bench/lib.sh).  Each sets ANCHOR_DEV (a /dev/loopN with direct I/O) and

@@ -11,10 +11,25 @@
 #
 # Usage: bench/fuse-transport.sh [BUILD]
 # Skips (exit 77) while `imdisk -a --transport=fuse` does not work; with
-# BENCH_ANCHORS_ONLY=1 it then measures the anchors alone.
+# BENCH_ANCHORS_ONLY=1 it then measures the anchors alone.  BENCH_FUSE_URING=1:
+# see below.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/anchors.sh"
 bench_init "${1:-}"
+
+# BENCH_FUSE_URING=1: let FUSE use io_uring (root's run-time switch
+# /sys/module/fuse/parameters/enable_uring, restored at exit) before imdiskd
+# mounts, so that its transport takes the io_uring path.  Opt-in: the switch is
+# machine-wide, and every FUSE mount made meanwhile (other people's too) may use it.
+uring=/sys/module/fuse/parameters/enable_uring
+ours_label=ours-fuse
+if [ "${BENCH_FUSE_URING:-0}" = 1 ]; then
+	[ -w "$uring" ] || bench_die "BENCH_FUSE_URING=1: $uring is not there or not writable"
+	old_uring=$(cat "$uring")
+	bench_on_exit "echo '$old_uring' > '$uring'"
+	echo Y >"$uring"
+	ours_label=ours-fuse-uring
+fi
 
 have_ours=1
 why=
@@ -39,7 +54,11 @@ else
 	*) bench_skip "--transport=fuse made $dev_fuse on '$backing' (file system '${fstype:-?}'), not a FUSE file" ;;
 	esac
 	bench_fill "$dev_fuse"
-	bench_describe ours-fuse "\`imdisk -a -s 1G --transport=fuse\` (private imdiskd) → $dev_fuse on \`$backing\` ($fstype, dio=$(cat /sys/block/${dev_fuse##*/}/loop/dio))"
+	# How imdiskd receives FUSE requests: io_uring rings it holds, else /dev/fuse.
+	rings=$(find "/proc/$IMDISKD_PID/fd" -lname 'anon_inode:\[io_uring\]' 2>/dev/null | wc -l)
+	fuse_fds=$(find "/proc/$IMDISKD_PID/fd" -lname '/dev/fuse' 2>/dev/null | wc -l)
+	how="imdiskd holds $fuse_fds /dev/fuse descriptor(s) and $rings io_uring ring(s)"
+	bench_describe "$ours_label" "\`imdisk -a -s 1G --transport=fuse\` (private imdiskd) → $dev_fuse on \`$backing\` ($fstype, dio=$(cat /sys/block/${dev_fuse##*/}/loop/dio)); $how"
 fi
 
 anchor_a; dev_a=$ANCHOR_DEV; bench_fill "$dev_a"
@@ -47,16 +66,16 @@ anchor_c; dev_c=$ANCHOR_DEV; bench_fill "$dev_c"
 anchor_d; dev_d=$ANCHOR_DEV; bench_fill "$dev_d"
 
 targets=("A=$dev_a" "C=$dev_c" "D=$dev_d")
-[ "$have_ours" = 1 ] && targets+=("ours-fuse=$dev_fuse")
+[ "$have_ours" = 1 ] && targets+=("$ours_label=$dev_fuse")
 bench_matrix "${targets[@]}"
 
 echo
 if [ "$have_ours" = 1 ]; then
 	bench_table "(1) FUSE transport RAM disk vs nbdfuse (C) and qemu-storage-daemon FUSE (D)" \
-		--anchor C --anchor D --ours ours-fuse \
+		--anchor C --anchor D --ours "$ours_label" \
 		--goal randread-4k-qd32=1.5 --goal seqread-1m-qd8=1.0 --goal seqwrite-1m-qd8=1.0
 	bench_table "(3) FUSE transport RAM disk vs kernel loop over tmpfs (A)" \
-		--anchor A --ours ours-fuse --goal randread-4k-qd32=0.5 --goal seqread-1m-qd8=0.5
+		--anchor A --ours "$ours_label" --goal randread-4k-qd32=0.5 --goal seqread-1m-qd8=0.5
 else
 	bench_table "anchors only (ours not measured: $why)" --anchor A --anchor C --anchor D
 fi

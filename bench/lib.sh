@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sets variables the scripts use
 # Shared helpers for the side-by-side benchmark scripts under bench/ (sourced).
 #
 # Every script measures ours and its anchors in ONE run, job by job in turn
@@ -313,7 +314,8 @@ bench_matrix() {
 	done
 }
 
-# bench_table TITLE [--anchor L]... [--ours L]... [--goal JOB=RATIO]... [--goal '*=RATIO']
+# bench_table TITLE [--anchor L]... [--show L]... [--ours L]... [--goal JOB=RATIO]... [--goal '*=RATIO']
+# (--show: a column shown for reference, not compared with)
 # Prints a markdown table to stdout and appends it to $RESULTS/tables.md: each
 # target's median over the rounds (min–max), and the ratio ours / the better of
 # the anchors taken round by round (each round's runs are adjacent in time, so
@@ -323,11 +325,12 @@ bench_table() {
 import statistics, sys
 summary, jobs, title, *args = sys.argv[1:]
 jobs = jobs.split()
-anchors, ours, goals = [], [], {}
+anchors, ours, goals, shown = [], [], {}, []
 it = iter(args)
 for a in it:
     v = next(it)
     if a == "--anchor": anchors.append(v)
+    elif a == "--show": shown.append(v)
     elif a == "--ours": ours.append(v)
     elif a == "--goal":
         k, r = v.split("="); goals[k] = float(r)
@@ -367,12 +370,12 @@ def goal(job):
     return goals.get(job, goals.get("*"))
 
 best = " / better of " if len(anchors) > 1 else " / "
-head = ["job"] + anchors
+head = ["job"] + anchors + [s + " (for reference)" for s in shown]
 for o in ours: head += [o, o + best + ", ".join(anchors)]
 out = [f"### {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 met = missed = 0
 for job in jobs:
-    cells = [job] + [fmt(job, med(a, job)) for a in anchors]
+    cells = [job] + [fmt(job, med(a, job)) for a in anchors + shown]
     for o in ours:
         m = med(o, job)
         cells.append(fmt(job, m))

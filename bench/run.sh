@@ -22,7 +22,7 @@ for s in "${scripts[@]}"; do
 	"$here/${s%.sh}.sh" "$build"
 	rc=$?
 	case $rc in
-	0) outcome[$s]=done ;;
+	0) outcome[$s]="done" ;;
 	77) outcome[$s]=skipped ;;
 	*) outcome[$s]="failed (exit $rc)"; status=1 ;;
 	esac

@@ -16,12 +16,12 @@
  *   with one writev() of header + data: two system calls per request.
  *
  * - FUSE over io_uring (kernel 6.14+, offered only when root has set
- *   /sys/module/fuse/parameters/enable_uring): one thread per CPU queue, each
- *   with its own ring of registered buffers; the kernel writes a request into a
- *   buffer and completes a command, we answer by committing the reply and
- *   fetching the next request in one SQE, and one io_uring_enter() carries a
- *   whole batch of them.  FORGET and INTERRUPT still come through /dev/fuse, so
- *   one /dev/fuse worker stays.
+ *   /sys/module/fuse/parameters/enable_uring): N workers, each with its own ring
+ *   and buffers registered on every kernel queue (one queue per CPU); the
+ *   kernel writes a request into a buffer and completes a command, we answer by
+ *   committing the reply and fetching the next request in one SQE, and one
+ *   io_uring_enter() carries a whole batch of them.  FORGET and INTERRUPT still
+ *   come through /dev/fuse, so one /dev/fuse worker stays.
  *
  * No locks on the I/O path: the open file handle is the node itself, and a
  * per-node in-flight count lets remove() wait for requests on a disk without
@@ -36,7 +36,6 @@
 #include <liburing.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -102,10 +101,15 @@ struct fuse_transport_uring_cmd {
  * block device sees. */
 #define FUSE_TRANSPORT_MAX_BACKGROUND 512u
 
-/* Buffers registered per io_uring queue: requests one queue thread can take in
- * one batch. */
-#define FUSE_TRANSPORT_RING_DEPTH 8u
+/* Buffers each ring worker registers on each kernel queue: how many requests of
+ * one queue it can take in one batch. */
+#define FUSE_TRANSPORT_RING_DEPTH 4u
 #define FUSE_TRANSPORT_RING_STOP UINT64_MAX /* user_data of the stop poll */
+
+/* Answers to requests moving at least this many bytes are sent at once rather
+ * than with the rest of the batch: the copying dominates there, and holding a
+ * finished 1 MiB answer until its neighbours are done only adds latency. */
+#define FUSE_TRANSPORT_RING_FLUSH_BYTES (64u << 10)
 
 /* Names and sizes only change through add/remove/resized, which invalidate the
  * kernel's caches themselves: long timeouts cost nothing. */
@@ -137,7 +141,7 @@ struct fuse_context {
 	unsigned char *data;  /* page aligned; READ and READDIR answers are built here */
 	size_t data_size;
 	int fd;               /* /dev/fuse: answer with writev() here */
-	struct fuse_ring_queue *queue; /* io_uring: answer by committing `entry` */
+	struct fuse_ring_worker *ring; /* io_uring: answer by committing `entry` */
 	unsigned entry;
 	bool answered;
 };
@@ -156,17 +160,22 @@ struct fuse_ring_entry {
 	struct fuse_transport_uring_header *header;
 	unsigned char *payload;
 	struct iovec iov[2];
+	uint16_t qid; /* the kernel queue it is registered on */
 };
 
-struct fuse_ring_queue {
+/* A thread with its own ring and buffers registered on every kernel queue: a
+ * queue's requests spread over the workers, so one CPU issuing all of them (one
+ * loop device) still keeps several workers busy. */
+struct fuse_ring_worker {
 	struct transport_fuse *fuse;
 	pthread_t thread;
 	bool running;
-	uint16_t qid;
 	struct io_uring ring;
+	bool ring_ready;
 	unsigned char *map; /* payload buffers, then headers */
 	size_t map_size;
-	struct fuse_ring_entry entries[FUSE_TRANSPORT_RING_DEPTH];
+	unsigned entry_count;
+	struct fuse_ring_entry *entries;
 	int setup_result;   /* from the thread: ring and registration */
 	bool setup_done;
 };
@@ -182,16 +191,17 @@ struct transport_fuse {
 	bool use_uring;
 
 	pthread_mutex_t lock;
-	pthread_cond_t drained; /* a removed disk's last request finished; a queue set up */
+	pthread_cond_t drained; /* a removed disk's last request finished; a ring worker set up */
 	struct fuse_node *nodes;
 	uint64_t next_ino;
 	struct timespec started;
 
 	unsigned worker_count;
 	struct fuse_worker *workers;
-	unsigned queue_count;
-	struct fuse_ring_queue *queues;
-	int stop_fd; /* eventfd: tells the queue threads to finish */
+	unsigned queue_count; /* the kernel's io_uring queues: one per possible CPU */
+	unsigned ring_count;
+	struct fuse_ring_worker *rings;
+	int stop_fd; /* eventfd: tells the ring workers to finish */
 };
 
 /* ---- answers ---- */
@@ -225,7 +235,7 @@ static void fuse_reply(struct fuse_context *ctx, uint64_t unique, int error, con
 	};
 
 	ctx->answered = true;
-	if (ctx->queue)
+	if (ctx->ring)
 		fuse_ring_commit(ctx, unique, error, arg, len);
 	else
 		fuse_send(ctx->fd, iov, error || !len ? 1 : 2);
@@ -413,8 +423,9 @@ static void fuse_do_fsync(struct fuse_context *ctx, const struct fuse_in_header 
 	fuse_reply_error(ctx, in->unique, r);
 }
 
-/* The loop driver turns discard into PUNCH_HOLE|KEEP_SIZE and write-zeroes into
- * ZERO_RANGE|KEEP_SIZE: those become the disk's trim and zero. */
+/* The loop driver turns discard (and unmapping write-zeroes) into
+ * PUNCH_HOLE|KEEP_SIZE and write-zeroes into ZERO_RANGE|KEEP_SIZE: those become
+ * the disk's punch (a trim where that leaves zeroes) and zero. */
 static void fuse_do_fallocate(struct fuse_context *ctx, const struct fuse_in_header *in, const void *op)
 {
 	const struct fuse_fallocate_in *fallocate_in = op;
@@ -758,6 +769,19 @@ static void fuse_dispatch(struct fuse_context *ctx, const struct fuse_in_header 
 
 /* ---- INIT ---- */
 
+/* Once we accept io_uring, the kernel holds every request until our buffers are
+ * registered: accept it only if this process can make the rings it needs
+ * (io_uring may be disabled by kernel.io_uring_disabled or a seccomp policy). */
+static bool fuse_uring_usable(void)
+{
+	struct io_uring probe;
+
+	if (io_uring_queue_init(2, &probe, IORING_SETUP_SQE128) < 0)
+		return false;
+	io_uring_queue_exit(&probe);
+	return true;
+}
+
 static int fuse_init_reply(struct transport_fuse *fuse, const struct fuse_in_header *in, const void *arg,
 			   size_t arg_len)
 {
@@ -785,7 +809,7 @@ static int fuse_init_reply(struct transport_fuse *fuse, const struct fuse_in_hea
 	init_out.flags = init_in->flags & wanted;
 	/* The kernel offers io_uring only when root enabled it (enable_uring). */
 	if ((init_in->flags & FUSE_INIT_EXT) && arg_len >= sizeof(*init_in) &&
-	    (init_in->flags2 & FUSE_TRANSPORT_OVER_IO_URING)) {
+	    (init_in->flags2 & FUSE_TRANSPORT_OVER_IO_URING) && fuse_uring_usable()) {
 		init_out.flags2 = FUSE_TRANSPORT_OVER_IO_URING;
 		fuse->use_uring = true;
 	}
@@ -894,49 +918,49 @@ static int fuse_worker_buffer(struct fuse_worker *w, size_t page_size, size_t ma
 	return 0;
 }
 
-/* ---- io_uring queues ---- */
+/* ---- io_uring workers ---- */
 
-static struct io_uring_sqe *fuse_ring_sqe(struct fuse_ring_queue *q)
+static struct io_uring_sqe *fuse_ring_sqe(struct fuse_ring_worker *rw)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&rw->ring);
 
 	/* The ring has room for every entry's one command and the stop poll. */
 	if (!sqe) {
-		io_uring_submit(&q->ring);
-		sqe = io_uring_get_sqe(&q->ring);
+		io_uring_submit(&rw->ring);
+		sqe = io_uring_get_sqe(&rw->ring);
 	}
 	if (sqe)
 		memset(sqe, 0, 2 * sizeof(*sqe)); /* a 128-byte SQE */
 	return sqe;
 }
 
-static int fuse_ring_command(struct fuse_ring_queue *q, unsigned entry, uint32_t cmd_op, uint64_t commit_id)
+static int fuse_ring_command(struct fuse_ring_worker *rw, unsigned entry, uint32_t cmd_op, uint64_t commit_id)
 {
-	struct io_uring_sqe *sqe = fuse_ring_sqe(q);
+	struct io_uring_sqe *sqe = fuse_ring_sqe(rw);
 	struct fuse_transport_uring_cmd *cmd;
 
 	if (!sqe)
 		return -EBUSY;
 	sqe->opcode = IORING_OP_URING_CMD;
-	sqe->fd = q->fuse->fd;
+	sqe->fd = rw->fuse->fd;
 	sqe->cmd_op = cmd_op;
 	sqe->user_data = entry;
 	if (cmd_op == FUSE_TRANSPORT_URING_REGISTER) {
-		sqe->addr = (uint64_t)(uintptr_t)q->entries[entry].iov;
+		sqe->addr = (uint64_t)(uintptr_t)rw->entries[entry].iov;
 		sqe->len = 2;
 	}
 	cmd = (struct fuse_transport_uring_cmd *)sqe->cmd;
 	cmd->commit_id = commit_id;
-	cmd->qid = q->qid;
+	cmd->qid = rw->entries[entry].qid;
 	return 0;
 }
 
-/* The answer goes into the entry's buffers; the commit is submitted with the
- * rest of the batch. */
+/* The answer goes into the entry's buffers; the commit (which also fetches the
+ * entry's next request) is submitted with the rest of the batch. */
 static void fuse_ring_commit(struct fuse_context *ctx, uint64_t unique, int error, const void *arg, size_t len)
 {
-	struct fuse_ring_queue *q = ctx->queue;
-	struct fuse_ring_entry *e = &q->entries[ctx->entry];
+	struct fuse_ring_worker *rw = ctx->ring;
+	struct fuse_ring_entry *e = &rw->entries[ctx->entry];
 	struct fuse_out_header out = { .error = error, .unique = unique };
 
 	if (error || len > ctx->data_size)
@@ -946,19 +970,20 @@ static void fuse_ring_commit(struct fuse_context *ctx, uint64_t unique, int erro
 	out.len = (uint32_t)(sizeof(out) + len);
 	memcpy(e->header->in_out, &out, sizeof(out));
 	e->header->ent_in_out.payload_sz = (uint32_t)len;
-	fuse_ring_command(q, ctx->entry, FUSE_TRANSPORT_URING_COMMIT_AND_FETCH, e->header->ent_in_out.commit_id);
+	fuse_ring_command(rw, ctx->entry, FUSE_TRANSPORT_URING_COMMIT_AND_FETCH, e->header->ent_in_out.commit_id);
 }
 
-static void fuse_ring_request(struct fuse_ring_queue *q, unsigned entry)
+/* Serve the request in `entry`; returns the bytes it moved. */
+static size_t fuse_ring_request(struct fuse_ring_worker *rw, unsigned entry)
 {
-	struct fuse_ring_entry *e = &q->entries[entry];
+	struct fuse_ring_entry *e = &rw->entries[entry];
 	struct fuse_in_header in;
 	struct fuse_context ctx = {
-		.fuse = q->fuse,
+		.fuse = rw->fuse,
 		.data = e->payload,
 		.data_size = e->iov[1].iov_len,
 		.fd = -1,
-		.queue = q,
+		.ring = rw,
 		.entry = entry,
 	};
 	size_t payload_len = e->header->ent_in_out.payload_sz;
@@ -977,101 +1002,109 @@ static void fuse_ring_request(struct fuse_ring_queue *q, unsigned entry)
 	/* Every request on a ring is answered, or its buffer is lost. */
 	if (!ctx.answered)
 		fuse_reply_error(&ctx, in.unique, -ENOSYS);
+	return payload_len + e->header->ent_in_out.payload_sz;
 }
 
-static int fuse_ring_setup(struct fuse_ring_queue *q)
+static int fuse_ring_setup(struct fuse_ring_worker *rw)
 {
-	struct transport_fuse *fuse = q->fuse;
+	struct transport_fuse *fuse = rw->fuse;
 	size_t payload_size = fuse->max_write;
 	struct io_uring_params params = {
 		.flags = IORING_SETUP_SQE128 | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
 	};
-	unsigned depth = 2 * FUSE_TRANSPORT_RING_DEPTH;
+	unsigned depth = 2 * rw->entry_count + 2;
 	struct io_uring_sqe *sqe;
 	unsigned char *headers;
 	int r;
 
-	q->map_size = FUSE_TRANSPORT_RING_DEPTH * payload_size +
-		      FUSE_TRANSPORT_RING_DEPTH * sizeof(struct fuse_transport_uring_header);
-	q->map = mmap(NULL, q->map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (q->map == MAP_FAILED) {
-		q->map = NULL;
+	rw->entries = calloc(rw->entry_count, sizeof(*rw->entries));
+	if (!rw->entries)
+		return -ENOMEM;
+	rw->map_size = rw->entry_count * (payload_size + sizeof(struct fuse_transport_uring_header));
+	rw->map = mmap(NULL, rw->map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (rw->map == MAP_FAILED) {
+		rw->map = NULL;
 		return -ENOMEM;
 	}
-	headers = q->map + FUSE_TRANSPORT_RING_DEPTH * payload_size;
-	for (unsigned i = 0; i < FUSE_TRANSPORT_RING_DEPTH; i++) {
-		struct fuse_ring_entry *e = &q->entries[i];
+	/* Page-aligned payloads: WRITE data is ready for an O_DIRECT backend. */
+	headers = rw->map + rw->entry_count * payload_size;
+	for (unsigned i = 0; i < rw->entry_count; i++) {
+		struct fuse_ring_entry *e = &rw->entries[i];
 
-		e->payload = q->map + i * payload_size;
+		e->payload = rw->map + i * payload_size;
 		e->header = (struct fuse_transport_uring_header *)(headers + i * sizeof(*e->header));
 		e->iov[0] = (struct iovec){ e->header, sizeof(*e->header) };
 		e->iov[1] = (struct iovec){ e->payload, payload_size };
+		e->qid = (uint16_t)(i / FUSE_TRANSPORT_RING_DEPTH);
 	}
 
 	/* Deferred task work runs only when this thread asks for completions,
 	 * so requests arrive in batches; older kernels lack it. */
-	r = io_uring_queue_init_params(depth, &q->ring, &params);
+	r = io_uring_queue_init_params(depth, &rw->ring, &params);
 	if (r == -EINVAL) {
 		params = (struct io_uring_params){ .flags = IORING_SETUP_SQE128 | IORING_SETUP_COOP_TASKRUN };
-		r = io_uring_queue_init_params(depth, &q->ring, &params);
+		r = io_uring_queue_init_params(depth, &rw->ring, &params);
 	}
 	if (r < 0)
 		return r;
-	for (unsigned i = 0; i < FUSE_TRANSPORT_RING_DEPTH; i++) {
-		r = fuse_ring_command(q, i, FUSE_TRANSPORT_URING_REGISTER, 0);
+	rw->ring_ready = true;
+	for (unsigned i = 0; i < rw->entry_count; i++) {
+		r = fuse_ring_command(rw, i, FUSE_TRANSPORT_URING_REGISTER, 0);
 		if (r < 0)
 			return r;
 	}
-	sqe = fuse_ring_sqe(q);
+	sqe = fuse_ring_sqe(rw);
 	if (!sqe)
 		return -EBUSY;
 	io_uring_prep_poll_add(sqe, fuse->stop_fd, POLLIN);
 	sqe->user_data = FUSE_TRANSPORT_RING_STOP;
-	r = io_uring_submit(&q->ring);
+	r = io_uring_submit(&rw->ring);
 	return r < 0 ? r : 0;
 }
 
 static void *fuse_ring_main(void *opaque)
 {
-	struct fuse_ring_queue *q = opaque;
+	struct fuse_ring_worker *rw = opaque;
 	struct io_uring_cqe *cqe;
 	bool stop = false;
-	unsigned head, seen;
+	unsigned head, seen, live = rw->entry_count;
 	int r;
 
-	if (getenv("XPIN")) { cpu_set_t set; CPU_ZERO(&set); CPU_SET(q->qid, &set); sched_setaffinity(0, sizeof(set), &set); }
-	r = fuse_ring_setup(q);
-	pthread_mutex_lock(&q->fuse->lock);
-	q->setup_result = r;
-	q->setup_done = true;
-	pthread_cond_broadcast(&q->fuse->drained);
-	pthread_mutex_unlock(&q->fuse->lock);
+	r = fuse_ring_setup(rw);
+	pthread_mutex_lock(&rw->fuse->lock);
+	rw->setup_result = r;
+	rw->setup_done = true;
+	pthread_cond_broadcast(&rw->fuse->drained);
+	pthread_mutex_unlock(&rw->fuse->lock);
 	if (r < 0)
 		return NULL;
 
-	while (!stop) {
-		r = io_uring_submit_and_wait(&q->ring, 1);
+	while (!stop && live) {
+		r = io_uring_submit_and_wait(&rw->ring, 1);
 		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
 			break;
 		seen = 0;
-		io_uring_for_each_cqe(&q->ring, head, cqe) {
+		io_uring_for_each_cqe(&rw->ring, head, cqe) {
 			seen++;
 			if (cqe->user_data == FUSE_TRANSPORT_RING_STOP)
 				stop = true;
+			else if (cqe->res == -ENOTCONN || cqe->res == -ECONNABORTED || cqe->res == -ECANCELED)
+				stop = true; /* the connection is gone */
 			else if (cqe->res < 0)
-				stop = true; /* ENOTCONN, ECONNABORTED: the connection is gone */
-			else if (cqe->user_data < FUSE_TRANSPORT_RING_DEPTH)
-				fuse_ring_request(q, (unsigned)cqe->user_data);
+				live--; /* that buffer is out of the game; the others go on */
+			else if (cqe->user_data < rw->entry_count &&
+				 fuse_ring_request(rw, (unsigned)cqe->user_data) >= FUSE_TRANSPORT_RING_FLUSH_BYTES)
+				io_uring_submit(&rw->ring);
 		}
-		io_uring_cq_advance(&q->ring, seen);
+		io_uring_cq_advance(&rw->ring, seen);
 	}
 	/* Answers still queued go out before the ring closes. */
-	io_uring_submit(&q->ring);
+	io_uring_submit(&rw->ring);
 	return NULL;
 }
 
-/* The kernel has one queue per possible CPU and routes a request to the queue of
- * the CPU it was issued on; it starts using the ring only when every queue has
+/* The kernel has one queue per possible CPU and hands a request to the queue of
+ * the CPU it was issued on; it starts using io_uring only when every queue has
  * a buffer registered. */
 static unsigned fuse_possible_cpus(void)
 {
@@ -1087,13 +1120,12 @@ static unsigned fuse_possible_cpus(void)
 	while (*p && *p != '\n') {
 		int n = 0;
 
-		if (sscanf(p, "%u-%u%n", &first, &last, &n) == 2 && n > 0) {
+		if (sscanf(p, "%u-%u%n", &first, &last, &n) == 2 && n > 0)
 			count = last + 1;
-		} else if (sscanf(p, "%u%n", &first, &n) == 1 && n > 0) {
+		else if (sscanf(p, "%u%n", &first, &n) == 1 && n > 0)
 			count = first + 1;
-		} else {
+		else
 			return 0;
-		}
 		p += n;
 		if (*p == ',')
 			p++;
@@ -1101,40 +1133,41 @@ static unsigned fuse_possible_cpus(void)
 	return count;
 }
 
-static int fuse_start_rings(struct transport_fuse *fuse)
+static int fuse_start_rings(struct transport_fuse *fuse, unsigned workers)
 {
-	unsigned count = fuse_possible_cpus();
+	unsigned queues = fuse_possible_cpus();
 	int r = 0;
 
-	if (count == 0 || count > UINT16_MAX)
+	if (queues == 0 || queues > UINT16_MAX)
 		return -EINVAL;
+	fuse->queue_count = queues;
 	fuse->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (fuse->stop_fd < 0)
 		return -errno;
-	fuse->queues = calloc(count, sizeof(*fuse->queues));
-	if (!fuse->queues)
+	fuse->rings = calloc(workers, sizeof(*fuse->rings));
+	if (!fuse->rings)
 		return -ENOMEM;
-	fuse->queue_count = count;
-	for (unsigned i = 0; i < count; i++) {
-		struct fuse_ring_queue *q = &fuse->queues[i];
+	fuse->ring_count = workers;
+	for (unsigned i = 0; i < workers; i++) {
+		struct fuse_ring_worker *rw = &fuse->rings[i];
 		char name[16];
 
-		q->fuse = fuse;
-		q->qid = (uint16_t)i;
-		r = -pthread_create(&q->thread, NULL, fuse_ring_main, q);
+		rw->fuse = fuse;
+		rw->entry_count = queues * FUSE_TRANSPORT_RING_DEPTH;
+		r = -pthread_create(&rw->thread, NULL, fuse_ring_main, rw);
 		if (r < 0)
 			return r;
-		q->running = true;
-		snprintf(name, sizeof(name), "imdisk-fuseq%u", i % 100);
-		pthread_setname_np(q->thread, name);
+		rw->running = true;
+		snprintf(name, sizeof(name), "imdisk-fuser%u", i % 100);
+		pthread_setname_np(rw->thread, name);
 	}
-	/* Wait for every queue to be registered (or to fail). */
+	/* Wait for every worker to be registered (or to fail). */
 	pthread_mutex_lock(&fuse->lock);
-	for (unsigned i = 0; i < count; i++) {
-		while (!fuse->queues[i].setup_done)
+	for (unsigned i = 0; i < workers; i++) {
+		while (!fuse->rings[i].setup_done)
 			pthread_cond_wait(&fuse->drained, &fuse->lock);
-		if (fuse->queues[i].setup_result < 0 && r == 0)
-			r = fuse->queues[i].setup_result;
+		if (fuse->rings[i].setup_result < 0 && r == 0)
+			r = fuse->rings[i].setup_result;
 	}
 	pthread_mutex_unlock(&fuse->lock);
 	return r;
@@ -1145,23 +1178,24 @@ static void fuse_stop_rings(struct transport_fuse *fuse)
 	uint64_t one = 1;
 
 	if (fuse->stop_fd >= 0 && write(fuse->stop_fd, &one, sizeof(one)) < 0) {
-		/* cannot happen on a fresh eventfd; the joins below would hang */
+		/* cannot fail on an eventfd that was never written */
 	}
-	for (unsigned i = 0; i < fuse->queue_count; i++) {
-		struct fuse_ring_queue *q = &fuse->queues[i];
+	for (unsigned i = 0; i < fuse->ring_count; i++) {
+		struct fuse_ring_worker *rw = &fuse->rings[i];
 
-		if (q->running) {
-			pthread_join(q->thread, NULL);
-			q->running = false;
+		if (rw->running) {
+			pthread_join(rw->thread, NULL);
+			rw->running = false;
 		}
-		if (q->ring.ring_fd > 0)
-			io_uring_queue_exit(&q->ring);
-		if (q->map)
-			munmap(q->map, q->map_size);
+		if (rw->ring_ready)
+			io_uring_queue_exit(&rw->ring);
+		if (rw->map)
+			munmap(rw->map, rw->map_size);
+		free(rw->entries);
 	}
-	free(fuse->queues);
-	fuse->queues = NULL;
-	fuse->queue_count = 0;
+	free(fuse->rings);
+	fuse->rings = NULL;
+	fuse->ring_count = 0;
 	if (fuse->stop_fd >= 0)
 		close(fuse->stop_fd);
 	fuse->stop_fd = -1;
@@ -1321,8 +1355,10 @@ int transport_fuse_start(const char *mountpoint, unsigned workers, struct transp
 		goto fail;
 	/* With io_uring, /dev/fuse only carries FORGET and INTERRUPT: one worker. */
 	if (fuse->use_uring) {
-		for (unsigned i = 1; i < workers; i++)
+		for (unsigned i = 1; i < workers; i++) {
 			munmap(fuse->workers[i].map, fuse->workers[i].map_size);
+			fuse->workers[i].map = NULL;
+		}
 		fuse->worker_count = 1;
 	}
 	for (unsigned i = 0; i < fuse->worker_count; i++) {
@@ -1347,7 +1383,7 @@ int transport_fuse_start(const char *mountpoint, unsigned workers, struct transp
 		pthread_setname_np(w->thread, name);
 	}
 	if (r == 0 && fuse->use_uring)
-		r = fuse_start_rings(fuse);
+		r = fuse_start_rings(fuse, workers);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r < 0)
 		goto fail;
