@@ -27,6 +27,7 @@ struct daemon {
 	/* A proxy server silent this long fails the request with EIO (reconnecting
 	 * may take as long again): I/O never hangs on a vanished server. */
 	unsigned proxy_timeout_ms;
+	bool fuse_io_uring; /* --fuse-io-uring: serve FUSE over io_uring when the kernel can */
 };
 
 /* Record the user-facing reason for a failure once, where it is first known, into

@@ -41,6 +41,29 @@ void daemon_fuse_directory(const struct daemon *daemon, char *buf, size_t size)
 	snprintf(buf, size, "%s/fuse", slash ? (copy[0] ? copy : "/") : ".");
 }
 
+#define FUSE_URING_SWITCH "/sys/module/fuse/parameters/enable_uring"
+
+/* With --fuse-io-uring the kernel's machine-wide switch is on only while our
+ * connection is made (the connection keeps io_uring), then set back. */
+static int start_transport(struct daemon *daemon, const char *directory)
+{
+	char before = 'N';
+	int fd = -1, r;
+
+	if (daemon->fuse_io_uring) {
+		fd = open(FUSE_URING_SWITCH, O_RDWR | O_CLOEXEC);
+		if (fd < 0 || pread(fd, &before, 1, 0) != 1 || pwrite(fd, "Y", 1, 0) != 1)
+			log_warning("cannot turn on FUSE over io_uring (%s): using /dev/fuse", FUSE_URING_SWITCH);
+	}
+	r = transport_fuse_start(directory, FUSE_WORKERS, &daemon->fuse);
+	if (fd >= 0) {
+		if (before != 'Y' && pwrite(fd, &before, 1, 0) != 1)
+			log_warning("cannot set %s back to %c", FUSE_URING_SWITCH, before);
+		close(fd);
+	}
+	return r;
+}
+
 /* The FUSE mount starts with the first disk that needs it. */
 static int fuse_transport(struct daemon *daemon, struct transport_fuse **out, char *why)
 {
@@ -53,7 +76,7 @@ static int fuse_transport(struct daemon *daemon, struct transport_fuse **out, ch
 		if (mkdir(directory, 0700) < 0 && errno != EEXIST)
 			r = -errno;
 		if (r == 0)
-			r = transport_fuse_start(directory, FUSE_WORKERS, &daemon->fuse);
+			r = start_transport(daemon, directory);
 		if (r < 0)
 			disk_fail(why, r, "cannot start the FUSE transport in %s: %s", directory, strerror(-r));
 	}

@@ -32,6 +32,9 @@ static void usage(FILE *out)
 		"  -d, --state-dir DIR   where disk state is kept for re-adoption (default: the socket's\n"
 		"                        folder + /state)\n"
 		"  -f, --foreground      stay in the foreground (default: detach once the socket is ready)\n"
+		"  -u, --fuse-io-uring   serve user-space disks with FUSE over io_uring (kernel 6.14+;\n"
+		"                        turns the machine-wide fuse enable_uring switch on while\n"
+		"                        the mount is made)\n"
 		"  -t, --proxy-timeout SECONDS\n"
 		"                        a proxy server silent this long fails I/O with EIO, and\n"
 		"                        reconnecting may take as long again (default 10)\n"
@@ -185,6 +188,7 @@ int main(int argc, char **argv)
 		{"socket", required_argument, NULL, 's'}, {"state-dir", required_argument, NULL, 'd'},
 		{"foreground", no_argument, NULL, 'f'},   {"verbose", no_argument, NULL, 'v'},
 		{"proxy-timeout", required_argument, NULL, 't'},
+		{"fuse-io-uring", no_argument, NULL, 'u'},
 		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
@@ -198,11 +202,12 @@ int main(int argc, char **argv)
 
 	log_init("imdiskd", LOG_LEVEL_WARNING);
 	daemon.proxy_timeout_ms = 10000;
-	while ((option = getopt_long(argc, argv, "s:d:ft:vhV", options, NULL)) != -1) {
+	while ((option = getopt_long(argc, argv, "s:d:ft:uvhV", options, NULL)) != -1) {
 		switch (option) {
 		case 's': socket_path = optarg; break;
 		case 'd': state_dir = optarg; break;
 		case 'f': foreground = true; break;
+		case 'u': daemon.fuse_io_uring = true; break;
 		case 't': {
 			char *end;
 			double seconds = strtod(optarg, &end);
