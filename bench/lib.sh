@@ -118,14 +118,18 @@ bench_wait_for() {
 # The backing file the kernel reports for a loop device.
 bench_loop_backing() { cat "/sys/block/${1##*/}/loop/backing_file" 2>/dev/null || true; }
 
-# Detach DEV only while it is still backed by BACKING (never someone else's).
+# Which file backs a loop device, as "INODE MAJ:MIN" of the backing file: unique
+# while that file lives (names are not: every imdisk RAM disk, ours or anyone's,
+# is backed by "/memfd:imdisk-memory (deleted)").  Empty when DEV is not bound.
+bench_loop_id() { losetup -n -O BACK-INO,BACK-MAJ:MIN "$1" 2>/dev/null | xargs || true; }
+
+# Detach DEV only while it is still backed by the file whose bench_loop_id was
+# ID (never a device someone else has taken since).
 bench_detach_loop() {
-	local dev=$1 backing=$2
-	[ -n "$dev" ] || return 0
-	local now
-	now=$(bench_loop_backing "$dev")
-	# A backing file removed since shows as "PATH (deleted)".
-	if [ -n "$now" ] && { [ "$now" = "$backing" ] || [ "$now" = "${backing% (deleted)} (deleted)" ]; }; then
+	local dev=$1 id=$2 now
+	[ -n "$dev" ] && [ -n "$id" ] || return 0
+	now=$(bench_loop_id "$dev")
+	if [ "$now" = "$id" ]; then
 		losetup -d "$dev" 2>/dev/null || { sleep 0.2; losetup -d "$dev"; }
 	fi
 	return 0
@@ -134,10 +138,9 @@ bench_detach_loop() {
 # bench_losetup FILE: kernel loop with direct I/O on FILE, any free device.
 # Sets LOOP_DEV; detached at exit.
 bench_losetup() {
-	local file=$1 backing
+	local file=$1
 	LOOP_DEV=$(losetup --direct-io=on -f --show "$file")
-	backing=$(bench_loop_backing "$LOOP_DEV")
-	bench_on_exit "bench_detach_loop '$LOOP_DEV' '$backing'"
+	bench_on_exit "bench_detach_loop '$LOOP_DEV' '$(bench_loop_id "$LOOP_DEV")'"
 }
 
 # bench_unmount DIR: unmount if mounted (FUSE or block), lazily as a last resort.
@@ -202,9 +205,9 @@ _bench_imdiskd_stop() {
 		[ -f "$f" ] || continue
 		dev=$(sed -n 's/^device=//p' "$f")
 		[ -n "$dev" ] || continue
-		if grep -q "^$dev " "$WORK/imdisk-devices" 2>/dev/null; then
-			bench_detach_loop "$dev" "$(grep "^$dev " "$WORK/imdisk-devices" | tail -n 1 | cut -d' ' -f2-)"
-		fi
+		grep "^$dev " "$WORK/imdisk-devices" 2>/dev/null | while read -r _ id; do
+			bench_detach_loop "$dev" "$id"
+		done
 	done
 	if [ -s "$WORK/imdiskd.log" ] && [ -n "${RESULTS:-}" ]; then cp "$WORK/imdiskd.log" "$RESULTS/"; fi
 	return 0
@@ -231,7 +234,7 @@ print(find(json.load(sys.stdin)) or "")'
 # time of imdisk -a alone); the disk
 # is removed at exit (by unit, then by device if imdisk could not).
 bench_imdisk_attach() {
-	local before after u backing
+	local before after u id
 	before=" $("$IMDISK" -l -n 2>/dev/null | tr '\n' ' ') "
 	local t0=$EPOCHREALTIME
 	"$IMDISK" -a "$@" >>"$WORK/imdisk.log" 2>&1 || return $?
@@ -242,17 +245,20 @@ bench_imdisk_attach() {
 	[ -n "$UNIT" ] || { echo "bench: imdisk -a $* made no new unit" >&2; return 1; }
 	DISK_DEV=$(bench_unit_device "$UNIT")
 	[ -b "$DISK_DEV" ] || { echo "bench: unit $UNIT has no block device ($DISK_DEV)" >&2; return 1; }
-	backing=$(bench_loop_backing "$DISK_DEV")
-	echo "$DISK_DEV $backing" >>"$WORK/imdisk-devices"
-	bench_on_exit "_bench_imdisk_remove '$UNIT' '$DISK_DEV' '$backing'"
+	id=$(bench_loop_id "$DISK_DEV")
+	echo "$DISK_DEV $id" >>"$WORK/imdisk-devices"
+	bench_on_exit "_bench_imdisk_remove '$UNIT' '$DISK_DEV' '$id'"
 }
 
+# Remove a disk of ours by unit; if imdiskd could not, detach its loop device
+# (only while it is still backed by the same file: see bench_loop_id).
 _bench_imdisk_remove() {
-	local unit=$1 dev=$2 backing=$3
-	if "$IMDISK" -l -u "$unit" >/dev/null 2>&1; then
-		"$IMDISK" -D -u "$unit" >/dev/null 2>&1 || "$IMDISK" -R -u "$unit" >/dev/null 2>&1
+	local unit=$1 dev=$2 id=$3
+	if [ "$(bench_loop_id "$dev")" != "$id" ]; then
+		return 0 # already gone (and maybe someone else's device now)
 	fi
-	bench_detach_loop "$dev" "$backing"
+	"$IMDISK" -D -u "$unit" >/dev/null 2>&1 || "$IMDISK" -R -u "$unit" >/dev/null 2>&1
+	bench_detach_loop "$dev" "$id"
 }
 
 # ---- fio ---------------------------------------------------------------------

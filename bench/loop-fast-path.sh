@@ -68,7 +68,7 @@ bench_table "loop fast path: ours vs kernel loop over tmpfs (A)" --anchor A "${o
 bench_footer
 
 # Free the memory before the timing part.
-_bench_imdisk_remove "$UNIT" "$dev_file" "$(bench_loop_backing "$dev_file")"
+_bench_imdisk_remove "$UNIT" "$dev_file" "$(bench_loop_id "$dev_file")"
 rm -f "$ff" "$fa"
 
 # ---- create + mkfs + mount + remove -------------------------------------------
