@@ -200,6 +200,18 @@ static int attach_loop(struct daemon *daemon, struct disk *disk, char *why)
 		published_fd = disk_stack_publish(daemon, disk, &setup, why);
 		if (published_fd < 0)
 			return published_fd;
+	} else if (memory) {
+		/* The memfd as memfd_create gives it refuses the loop driver's direct I/O;
+		 * the same memory reopened through /proc takes it (tmpfs has O_DIRECT),
+		 * which saves the page-cache copy of every request. */
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", setup.backing_fd);
+		published_fd = open(path, O_RDWR | O_CLOEXEC);
+		if (published_fd >= 0) {
+			setup.backing_fd = published_fd;
+			setup.direct_io = true;
+		}
 	}
 	if (getrandom(&random_tag, sizeof(random_tag), 0) != sizeof(random_tag)) {
 		r = disk_fail(why, -EIO, "no random numbers for the ownership tag");
