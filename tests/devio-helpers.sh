@@ -75,6 +75,17 @@ start_devio_unix() {
 	fail "devio did not listen on $sock"
 }
 
+# proxy_disk_on_new_image SIZE: a sparse image of SIZE bytes served by devio on a
+# unix socket, and a proxy disk on it; sets img, sock, u (unit) and dev.
+proxy_disk_on_new_image() {
+	img=$TEST_DIR/disk.img
+	truncate -s "$1" "$img"
+	sock=$TEST_DIR/devio.sock
+	start_devio_unix "$sock" "$img"
+	u=$(attach -t proxy -f "unix:$sock")
+	dev=$(unit_device "$u")
+}
+
 # proxy_ext4_roundtrip IMAGE KIND ADDRESS ATTACH-ARGS...: `imdisk -a -t proxy
 # ATTACH-ARGS -p ext4 -m DIR` on the server devio runs for IMAGE; checks the JSON
 # (backing proxy, proxy {KIND, ADDRESS, connected}, transport fuse), that files

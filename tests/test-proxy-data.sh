@@ -9,13 +9,8 @@ requires_root
 start_daemon
 
 size=$((32 << 20))
-img=$TEST_DIR/disk.img
-truncate -s "$size" "$img"
 truncate -s "$size" "$TEST_DIR/expected"
-sock=$TEST_DIR/devio.sock
-start_devio_unix "$sock" "$img"
-u=$(attach -t proxy -f "unix:$sock")
-dev=$(unit_device "$u")
+proxy_disk_on_new_image "$size"
 expect_eq "$size" "$(blockdev --getsize64 "$dev")" "size of $dev"
 
 # put FILE BS SEEK: write FILE at block SEEK of BS bytes, on the device and in

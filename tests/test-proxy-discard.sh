@@ -9,12 +9,7 @@ requires blkdiscard du
 start_daemon
 
 size=$((32 << 20))
-img=$TEST_DIR/disk.img
-truncate -s "$size" "$img"
-sock=$TEST_DIR/devio.sock
-start_devio_unix "$sock" "$img"
-u=$(attach -t proxy -f "unix:$sock")
-dev=$(unit_device "$u")
+proxy_disk_on_new_image "$size"
 
 random_file "$TEST_DIR/data" $((24 << 20))
 dev_write "$TEST_DIR/data" "$dev" 4 # 4..28 MiB

@@ -9,12 +9,7 @@ requires_root
 start_daemon --proxy-timeout 5
 
 size=$((32 << 20))
-img=$TEST_DIR/disk.img
-truncate -s "$size" "$img"
-sock=$TEST_DIR/devio.sock
-start_devio_unix "$sock" "$img"
-u=$(attach -t proxy -f "unix:$sock")
-dev=$(unit_device "$u")
+proxy_disk_on_new_image "$size"
 random_file "$TEST_DIR/src" "$size"
 
 # The data comes 1 MiB at a time with a pause between, so that the dd is still

@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/falloc.h>
 #include <linux/fuse.h>
 #include <liburing.h>
 #include <poll.h>
@@ -52,15 +53,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef FALLOC_FL_KEEP_SIZE
-#define FALLOC_FL_KEEP_SIZE 0x01
-#endif
-#ifndef FALLOC_FL_PUNCH_HOLE
-#define FALLOC_FL_PUNCH_HOLE 0x02
-#endif
-#ifndef FALLOC_FL_ZERO_RANGE
-#define FALLOC_FL_ZERO_RANGE 0x10
-#endif
 
 /* FUSE over io_uring (protocol 7.42, kernel 6.14).  Debian 12's linux/fuse.h is
  * 7.38, so the kernel ABI is spelled out here. */
