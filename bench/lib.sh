@@ -182,7 +182,9 @@ bench_describe() { printf -- '- **%s**: %s\n' "$1" "$2" >>"$RESULTS/targets.md";
 bench_imdiskd_start() {
 	[ -x "$IMDISKD" ] || bench_die "$IMDISKD missing (make build)"
 	export IMDISK_SOCKET=$WORK/control
-	"$IMDISKD" --socket "$IMDISK_SOCKET" --foreground >>"$WORK/imdiskd.log" 2>&1 </dev/null &
+	# BENCH_IMDISKD_ARGS: extra imdiskd options for a run (e.g. --fuse-workers 4).
+	# shellcheck disable=SC2086
+	"$IMDISKD" --socket "$IMDISK_SOCKET" --foreground ${BENCH_IMDISKD_ARGS:-} >>"$WORK/imdiskd.log" 2>&1 </dev/null &
 	IMDISKD_PID=$!
 	bench_on_exit "_bench_imdiskd_stop"
 	bench_wait_for 10 test -S "$IMDISK_SOCKET" || {

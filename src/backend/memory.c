@@ -1,13 +1,18 @@
 /* The RAM disk: a memfd mapped shared.
  *
- * Writes are a memcpy into the mapping.  Reads go through pread() on the memfd
- * instead: a read fault on a shared shmem mapping allocates a page even for a
- * hole, so reading a never-written (or trimmed) range through the mapping would
- * fill the disk with zero pages, while pread() of a hole copies the shared zero
- * page and allocates nothing.  Trim and zero punch holes, which gives the pages
- * back (Shmem in /proc/meminfo drops) and reads back as zeroes.
+ * Writes are a memcpy into the mapping.  Reads of pages that were written come
+ * out of the mapping too (or are handed out in place by view); reads of pages
+ * never written, or trimmed since, go through pread() on the memfd instead: a
+ * read fault on a shared shmem mapping allocates a page even for a hole, so
+ * reading a hole through the mapping would fill the disk with zero pages, while
+ * pread() of a hole copies the shared zero page and allocates nothing.  A bitmap
+ * of written pages tells the two apart; it may claim too little (a racing trim
+ * and write), which costs a pread, never wrong data: the mapping and pread show
+ * the same bytes.  Trim and zero punch holes, which gives the pages back (Shmem
+ * in /proc/meminfo drops) and reads back as zeroes.
  *
- * The mapping moves only on resize; the rwlock keeps writers off it meanwhile.
+ * The mapping moves only on resize; the rwlock keeps readers, writers and views
+ * off it meanwhile.
  */
 #include "backend/backend.h"
 
@@ -15,6 +20,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -33,8 +39,13 @@ struct memory_disk {
 	uint8_t *map;
 	size_t map_len;
 	bool locked;
-	pthread_rwlock_t map_lock; /* read: uses map; write: moves it */
+	pthread_rwlock_t map_lock; /* read: uses map or written; write: moves them */
+	size_t page_size;
+	_Atomic unsigned long *written; /* a bit per page: allocated by a write */
+	size_t written_words;
 };
+
+#define WORD_BITS (8 * sizeof(unsigned long))
 
 static const struct vdisk_ops memory_ops;
 
@@ -43,11 +54,103 @@ static struct memory_disk *to_memory(struct vdisk *disk)
 	return (struct memory_disk *)disk;
 }
 
+static size_t written_words_for(uint64_t size, size_t page_size)
+{
+	uint64_t pages = (size + page_size - 1) / page_size;
+
+	return (size_t)((pages + WORD_BITS - 1) / WORD_BITS);
+}
+
+static bool page_written(struct memory_disk *mem, uint64_t page)
+{
+	return atomic_load_explicit(&mem->written[page / WORD_BITS], memory_order_relaxed) &
+	       (1ul << (page % WORD_BITS));
+}
+
+/* Pages from `first` on with the same written state as `first`, up to `last`. */
+static uint64_t written_run(struct memory_disk *mem, uint64_t first, uint64_t last, bool *written)
+{
+	uint64_t page = first;
+
+	*written = page_written(mem, first);
+	while (page < last && page_written(mem, page + 1) == *written)
+		page++;
+	return page - first + 1;
+}
+
+/* Marks the pages that [offset, offset + len) touches (whole_only: only the pages
+ * it covers entirely) as written or not. */
+static void written_mark(struct memory_disk *mem, uint64_t offset, uint64_t len, bool written, bool whole_only)
+{
+	uint64_t first = offset / mem->page_size, end = (offset + len + mem->page_size - 1) / mem->page_size;
+
+	if (whole_only) {
+		first = (offset + mem->page_size - 1) / mem->page_size;
+		end = (offset + len) / mem->page_size;
+	}
+	for (uint64_t page = first; page < end; page++) {
+		unsigned long bit = 1ul << (page % WORD_BITS);
+		if (written)
+			atomic_fetch_or_explicit(&mem->written[page / WORD_BITS], bit, memory_order_relaxed);
+		else
+			atomic_fetch_and_explicit(&mem->written[page / WORD_BITS], ~bit, memory_order_relaxed);
+	}
+}
+
+static bool range_written(struct memory_disk *mem, size_t len, uint64_t offset)
+{
+	bool written;
+	uint64_t first = offset / mem->page_size, last = (offset + len - 1) / mem->page_size;
+
+	return written_run(mem, first, last, &written) == last - first + 1 && written;
+}
+
 static int memory_read(struct vdisk *disk, void *buf, size_t len, uint64_t offset)
 {
-	/* pread, not the mapping: reading a hole through a shared mapping would
-	 * allocate it.  Past the end only after a concurrent shrink: zeroes. */
-	return pread_zero_filled(to_memory(disk)->fd, buf, len, (off_t)offset);
+	struct memory_disk *mem = to_memory(disk);
+	uint8_t *out = buf;
+	int r = 0;
+
+	pthread_rwlock_rdlock(&mem->map_lock);
+	/* Past the end only after a concurrent shrink: zeroes, as pread gives. */
+	while (len && r == 0) {
+		uint64_t page = offset / mem->page_size;
+		uint64_t last = (offset + len - 1) / mem->page_size;
+		size_t run;
+		bool written = false;
+
+		if (offset < mem->map_len) {
+			uint64_t run_end = (page + written_run(mem, page, last, &written)) * mem->page_size;
+			run = run_end - offset < len ? (size_t)(run_end - offset) : len;
+		} else {
+			run = len;
+		}
+		if (written && offset + run <= mem->map_len)
+			memcpy(out, mem->map + offset, run);
+		else
+			r = pread_zero_filled(mem->fd, out, run, (off_t)offset);
+		out += run;
+		offset += run;
+		len -= run;
+	}
+	pthread_rwlock_unlock(&mem->map_lock);
+	return r;
+}
+
+static const void *memory_view(struct vdisk *disk, size_t len, uint64_t offset)
+{
+	struct memory_disk *mem = to_memory(disk);
+
+	pthread_rwlock_rdlock(&mem->map_lock);
+	if (offset <= mem->map_len && len <= mem->map_len - offset && range_written(mem, len, offset))
+		return mem->map + offset;
+	pthread_rwlock_unlock(&mem->map_lock);
+	return NULL;
+}
+
+static void memory_view_end(struct vdisk *disk)
+{
+	pthread_rwlock_unlock(&to_memory(disk)->map_lock);
 }
 
 static int memory_write(struct vdisk *disk, const void *buf, size_t len, uint64_t offset)
@@ -57,19 +160,27 @@ static int memory_write(struct vdisk *disk, const void *buf, size_t len, uint64_
 
 	pthread_rwlock_rdlock(&mem->map_lock);
 	/* vdisk_write checked the range against a size a resize may have changed since. */
-	if (offset > mem->map_len || len > mem->map_len - offset)
+	if (offset > mem->map_len || len > mem->map_len - offset) {
 		r = -EINVAL;
-	else
+	} else {
 		memcpy(mem->map + offset, buf, len);
+		written_mark(mem, offset, len, true, false);
+	}
 	pthread_rwlock_unlock(&mem->map_lock);
 	return r;
 }
 
 static int memory_punch(struct memory_disk *mem, uint64_t offset, uint64_t len)
 {
+	int r = 0;
+
+	pthread_rwlock_rdlock(&mem->map_lock);
+	/* Partial pages at the ends stay allocated (shmem zeroes them in place). */
+	written_mark(mem, offset, offset < mem->map_len && len <= mem->map_len - offset ? len : 0, false, true);
 	if (fallocate(mem->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)len) < 0)
-		return -errno;
-	return 0;
+		r = -errno;
+	pthread_rwlock_unlock(&mem->map_lock);
+	return r;
 }
 
 static int memory_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
@@ -112,8 +223,23 @@ static int memory_resize(struct vdisk *disk, uint64_t new_size)
 	}
 	mem->map = map;
 	mem->map_len = (size_t)new_size;
-	if (new_size < old_len && ftruncate(mem->fd, (off_t)new_size) < 0)
-		r = -errno; /* the tail stays allocated but unreachable: harmless */
+	if (written_words_for(new_size, mem->page_size) > mem->written_words) {
+		size_t words = written_words_for(new_size, mem->page_size);
+		_Atomic unsigned long *written = realloc((void *)mem->written, words * sizeof(*written));
+		if (written) {
+			memset((void *)(written + mem->written_words), 0,
+			       (words - mem->written_words) * sizeof(*written));
+			mem->written = written;
+			mem->written_words = words;
+		} else {
+			r = -ENOMEM;
+		}
+	}
+	if (new_size < old_len) {
+		written_mark(mem, new_size, old_len - new_size, false, true);
+		if (ftruncate(mem->fd, (off_t)new_size) < 0)
+			r = -errno; /* the tail stays allocated but unreachable: harmless */
+	}
 	disk->size = new_size;
 out:
 	pthread_rwlock_unlock(&mem->map_lock);
@@ -127,12 +253,15 @@ static void memory_close(struct vdisk *disk)
 	munmap(mem->map, mem->map_len);
 	close(mem->fd);
 	pthread_rwlock_destroy(&mem->map_lock);
+	free((void *)mem->written);
 	free(mem);
 }
 
 static const struct vdisk_ops memory_ops = {
 	.name = "memory",
 	.read = memory_read,
+	.view = memory_view,
+	.view_end = memory_view_end,
 	.write = memory_write,
 	.trim = memory_trim,
 	.zero = memory_zero,
@@ -165,6 +294,13 @@ int backend_memory_open(uint64_t size, struct vdisk **out)
 		goto fail_close;
 	}
 	mem->map_len = (size_t)size;
+	mem->page_size = (size_t)sysconf(_SC_PAGESIZE);
+	mem->written_words = written_words_for(size, mem->page_size);
+	mem->written = calloc(mem->written_words, sizeof(*mem->written));
+	if (!mem->written) {
+		r = -ENOMEM;
+		goto fail_unmap;
+	}
 	r = -pthread_rwlock_init(&mem->map_lock, NULL);
 	if (r < 0)
 		goto fail_unmap;
@@ -175,6 +311,7 @@ int backend_memory_open(uint64_t size, struct vdisk **out)
 	return 0;
 
 fail_unmap:
+	free((void *)mem->written);
 	munmap(mem->map, (size_t)size);
 fail_close:
 	close(mem->fd);
@@ -271,6 +408,7 @@ static int preload_range(struct memory_disk *mem, int image_fd, uint8_t *buf, ui
 			int r = pwrite_full(mem->fd, buf + pos, run, (off_t)dst);
 			if (r < 0)
 				return r;
+			written_mark(mem, dst, run, true, false);
 			pos += run;
 		}
 		if ((size_t)got < want) {

@@ -3,9 +3,11 @@
  *
  * Requests go out over a pool of connections: with a connect callback and a server
  * that takes more than one client, up to max_connections requests run at once;
- * otherwise one connection serves them in turn.  Descriptors are non-blocking and
- * every wait is a poll() bounded by timeout_ms, so a silent server costs at most
- * that much per request instead of hanging the disk.
+ * otherwise one connection serves them in turn.  Every wait is bounded by
+ * timeout_ms, so a silent server costs at most that much per request instead of
+ * hanging the disk: sockets block with SO_RCVTIMEO (one system call per receive,
+ * and a READ reply's header and data come in one), other streams (a tty) are
+ * non-blocking with a poll() per wait.
  *
  * Three outcomes of an exchange: done (maybe with a server-side error, the stream
  * still in step), broken (the stream failed: closed, reset, silent) and corrupt
@@ -39,11 +41,14 @@
 #include <unistd.h>
 
 #include "common/endian.h"
+#include "common/fdio.h"
 #include "protocol/imdproxy.h"
 
 #define PROXY_DEFAULT_CONNECTIONS 4u
 #define PROXY_DEFAULT_TIMEOUT_MS 30000u
 #define PROXY_DEFAULT_TRANSFER (1u << 20)
+/* A whole largest request (and its reply) fits in the socket buffers. */
+#define PROXY_SOCKET_BUFFER (4 << 20)
 /* ImDisk refuses smaller proxy disks. */
 #define PROXY_MIN_SIZE 65536u
 /* A second connection to a server that serves one client at a time is accepted by
@@ -65,6 +70,7 @@ struct proxy_conn {
 	int fd;         /* the stream or the shared-memory object; -1: closed */
 	bool busy;      /* in use by one request (or being connected) */
 	bool is_socket; /* send with MSG_NOSIGNAL: a closed peer must not raise SIGPIPE */
+	int recv_timeout_ms; /* SO_RCVTIMEO now set on a socket (0: not set yet) */
 	/* Shared memory. */
 	uint8_t *map;
 	size_t map_size;
@@ -177,7 +183,7 @@ static int send_all(const struct proxy_conn *conn, struct iovec *iov, int iovcnt
 
 		if (conn->is_socket) {
 			struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)iovcnt };
-			n = sendmsg(conn->fd, &msg, MSG_NOSIGNAL);
+			n = sendmsg(conn->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		} else {
 			n = writev(conn->fd, iov, iovcnt);
 		}
@@ -204,32 +210,102 @@ static int send_all(const struct proxy_conn *conn, struct iovec *iov, int iovcnt
 	return 0;
 }
 
-/* Receives exactly len bytes; -EPIPE when the server closed the stream. */
-static int recv_all(const struct proxy_conn *conn, void *buf, size_t len, int timeout_ms)
+static int socket_set_timeout(struct proxy_conn *conn, int timeout_ms)
+{
+	struct timeval tv;
+
+	if (timeout_ms < 1)
+		timeout_ms = 1; /* 0 would mean "wait for ever" */
+	if (conn->recv_timeout_ms == timeout_ms)
+		return 0;
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	if (setsockopt(conn->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	conn->recv_timeout_ms = timeout_ms;
+	return 0;
+}
+
+/* One receive into iov: the count, -ETIMEDOUT after timeout_ms of silence,
+ * -EPIPE when the server closed the stream. */
+static ssize_t recv_some(struct proxy_conn *conn, struct iovec *iov, int iovcnt, int timeout_ms)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (conn->is_socket) {
+			struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)iovcnt };
+			int r = socket_set_timeout(conn, timeout_ms);
+			if (r < 0)
+				return r;
+			n = recvmsg(conn->fd, &msg, 0);
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				return -ETIMEDOUT;
+		} else {
+			n = readv(conn->fd, iov, iovcnt);
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+				int r = wait_ready(conn->fd, POLLIN, timeout_ms);
+				if (r < 0)
+					return r;
+				continue;
+			}
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		return n == 0 ? -EPIPE : n;
+	}
+}
+
+/* Receives exactly len bytes. */
+static int recv_all(struct proxy_conn *conn, void *buf, size_t len, int timeout_ms)
 {
 	uint8_t *p = buf;
 
 	while (len) {
-		ssize_t n = read(conn->fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int r = wait_ready(conn->fd, POLLIN, timeout_ms);
-			if (r < 0)
-				return r;
-			continue;
-		}
+		struct iovec iov = { .iov_base = p, .iov_len = len };
+		ssize_t n = recv_some(conn, &iov, 1, timeout_ms);
+
 		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EPIPE;
+			return (int)n;
 		p += n;
 		len -= (size_t)n;
 	}
 	return 0;
 }
 
-/* Gets a stream ready for the pool: non-blocking, no Nagle delay on TCP. */
+/* Receives a reply header, and into data (at most data_cap bytes) whatever of
+ * its data came with it: *data_got bytes.  On a socket a whole small reply is
+ * one system call. */
+static int recv_header_and_data(struct proxy_conn *conn, uint8_t *header, size_t header_len, uint8_t *data,
+				size_t data_cap, size_t *data_got, int timeout_ms)
+{
+	size_t got = 0;
+
+	*data_got = 0;
+	while (got < header_len) {
+		struct iovec iov[2] = {
+			{ .iov_base = header + got, .iov_len = header_len - got },
+			{ .iov_base = data, .iov_len = data_cap },
+		};
+		ssize_t n = recv_some(conn, iov, data_cap ? 2 : 1, timeout_ms);
+
+		if (n < 0)
+			return (int)n;
+		if ((size_t)n > header_len - got) {
+			*data_got = (size_t)n - (header_len - got);
+			got = header_len;
+		} else {
+			got += (size_t)n;
+		}
+	}
+	return 0;
+}
+
+/* Gets a stream ready for the pool: sockets blocking (waits bound by
+ * SO_RCVTIMEO, sends by MSG_DONTWAIT and poll), other streams non-blocking;
+ * no Nagle delay on TCP. */
 static int stream_setup(struct proxy_conn *conn, int fd)
 {
 	struct stat st;
@@ -238,12 +314,19 @@ static int stream_setup(struct proxy_conn *conn, int fd)
 
 	if (flags < 0 || fstat(fd, &st) < 0)
 		return -errno;
-	if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+	conn->is_socket = S_ISSOCK(st.st_mode);
+	conn->recv_timeout_ms = 0;
+	if (conn->is_socket)
+		flags &= ~O_NONBLOCK;
+	else
+		flags |= O_NONBLOCK;
+	if (fcntl(fd, F_SETFL, flags) < 0)
 		return -errno;
 	conn->fd = fd;
-	conn->is_socket = S_ISSOCK(st.st_mode);
-	if (conn->is_socket)
+	if (conn->is_socket) {
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* fails on unix: fine */
+		socket_enlarge_buffers(fd, PROXY_SOCKET_BUFFER);
+	}
 	return 0;
 }
 
@@ -441,6 +524,17 @@ static int conn_recv_data(const struct proxy_disk *proxy, struct proxy_conn *con
 		return recv_all(conn, buf, len, timeout_ms);
 	memcpy(buf, conn->map + IMDPROXY_SHM_HEADER_AREA, len);
 	return 0;
+}
+
+/* A READ reply: its header, and the first *data_got bytes of its data already in
+ * buf (a stream's data comes with the header when it can). */
+static int conn_recv_read_reply(const struct proxy_disk *proxy, struct proxy_conn *conn, uint8_t *header,
+				size_t header_len, uint8_t *buf, size_t cap, size_t *data_got, int timeout_ms)
+{
+	*data_got = 0;
+	if (proxy->shm)
+		return conn_recv_header(proxy, conn, header, header_len, timeout_ms);
+	return recv_header_and_data(conn, header, header_len, buf, cap, data_got, timeout_ms);
 }
 
 /* The largest READ or WRITE one request may carry on this connection. */
@@ -654,19 +748,22 @@ static enum exchange_state exchange_read(struct proxy_disk *proxy, struct proxy_
 		uint8_t reply_buf[IMDPROXY_READ_REPLY_SIZE];
 		struct imdproxy_reply reply;
 		uint64_t payload;
+		size_t early;
 		int r;
 
 		imdproxy_encode_read_request(request, req->offset, chunk);
 		if (conn_send(proxy, conn, request, sizeof(request), NULL, 0, proxy->timeout_ms) < 0 ||
-		    conn_recv_header(proxy, conn, reply_buf, sizeof(reply_buf), proxy->timeout_ms) < 0)
+		    conn_recv_read_reply(proxy, conn, reply_buf, sizeof(reply_buf), req->read_buf, chunk, &early,
+					 proxy->timeout_ms) < 0)
 			return transport_failed(result);
 		r = imdproxy_decode_reply(IMDPROXY_REQ_READ, reply_buf, sizeof(reply_buf), &sent, &reply, &payload);
-		if (r < 0) {
+		if (r < 0 || early > payload) {
 			*result = -EIO;
-			return EXCHANGE_CORRUPT;
+			return EXCHANGE_CORRUPT; /* more than the reply said: out of step */
 		}
 		/* Data that comes with an error is read too, to stay in step. */
-		if (payload && conn_recv_data(proxy, conn, req->read_buf, (size_t)payload, proxy->timeout_ms) < 0)
+		if (payload > early && conn_recv_data(proxy, conn, req->read_buf + early, (size_t)(payload - early),
+						      proxy->timeout_ms) < 0)
 			return transport_failed(result);
 		if (reply.errorno || payload == 0) {
 			*result = -EIO;

@@ -149,3 +149,11 @@ int recv_with_fd(int sock, void *buf, size_t len, int *fd)
 	}
 	return 0;
 }
+
+void socket_enlarge_buffers(int sock, int bytes)
+{
+	if (setsockopt(sock, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof(bytes)) < 0)
+		setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+	if (setsockopt(sock, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) < 0)
+		setsockopt(sock, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+}

@@ -22,4 +22,10 @@ int send_with_fd(int sock, const void *buf, size_t len, int fd);
  * (else -1).  Close-on-exec is set on it.  -EPIPE when the peer closed first. */
 int recv_with_fd(int sock, void *buf, size_t len, int *fd);
 
+/* Socket buffers of at least `bytes` each way, so that a 1 MiB transfer moves in
+ * one go instead of socket-buffer-sized steps with a wake-up each.  Beyond the
+ * system's limit (net.core.[rw]mem_max) only where the caller may (root); a
+ * socket that keeps its smaller buffers still works. */
+void socket_enlarge_buffers(int sock, int bytes);
+
 #endif

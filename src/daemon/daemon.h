@@ -14,6 +14,9 @@ struct transport_fuse;
 
 #define DAEMON_MAX_WATCHERS 64
 #define DAEMON_WHY_MAX 256
+/* FUSE workers by default: two keep both cores of a small machine busy on RAM
+ * disks (docs/performance.md); --fuse-workers changes it. */
+#define DAEMON_FUSE_WORKERS 2
 
 struct daemon {
 	struct disk_table table;
@@ -27,6 +30,7 @@ struct daemon {
 	/* A proxy server silent this long fails the request with EIO (reconnecting
 	 * may take as long again): I/O never hangs on a vanished server. */
 	unsigned proxy_timeout_ms;
+	unsigned fuse_workers; /* --fuse-workers */
 	bool fuse_io_uring; /* --fuse-io-uring: serve FUSE over io_uring when the kernel can */
 };
 

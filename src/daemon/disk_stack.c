@@ -20,9 +20,6 @@
 #include "layer/layer.h"
 #include "transport/fuse.h"
 
-/* FUSE workers: two keep both of this machine's cores busy (docs/performance.md). */
-#define FUSE_WORKERS 2
-
 bool disk_needs_userspace(const struct imdisk_device *request)
 {
 	return IMDISK_TYPE(request->flags) == IMDISK_TYPE_PROXY || (request->flags & IMDISK_OPTION_BYTE_SWAP) ||
@@ -55,7 +52,7 @@ static int start_transport(struct daemon *daemon, const char *directory)
 		if (fd < 0 || pread(fd, &before, 1, 0) != 1 || pwrite(fd, "Y", 1, 0) != 1)
 			log_warning("cannot turn on FUSE over io_uring (%s): using /dev/fuse", FUSE_URING_SWITCH);
 	}
-	r = transport_fuse_start(directory, FUSE_WORKERS, &daemon->fuse);
+	r = transport_fuse_start(directory, daemon->fuse_workers, &daemon->fuse);
 	if (fd >= 0) {
 		if (before != 'Y' && pwrite(fd, &before, 1, 0) != 1)
 			log_warning("cannot set %s back to %c", FUSE_URING_SWITCH, before);

@@ -35,6 +35,9 @@ static void usage(FILE *out)
 		"  -u, --fuse-io-uring   serve user-space disks with FUSE over io_uring (kernel 6.14+;\n"
 		"                        turns the machine-wide fuse enable_uring switch on while\n"
 		"                        the mount is made)\n"
+		"  -w, --fuse-workers N  threads serving user-space disks (1-64, default 2: one per\n"
+		"                        core of a small machine; more help disks that wait on a\n"
+		"                        server, not on the CPU)\n"
 		"  -t, --proxy-timeout SECONDS\n"
 		"                        a proxy server silent this long fails I/O with EIO, and\n"
 		"                        reconnecting may take as long again (default 10)\n"
@@ -189,6 +192,7 @@ int main(int argc, char **argv)
 		{"foreground", no_argument, NULL, 'f'},   {"verbose", no_argument, NULL, 'v'},
 		{"proxy-timeout", required_argument, NULL, 't'},
 		{"fuse-io-uring", no_argument, NULL, 'u'},
+		{"fuse-workers", required_argument, NULL, 'w'},
 		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
@@ -202,7 +206,8 @@ int main(int argc, char **argv)
 
 	log_init("imdiskd", LOG_LEVEL_WARNING);
 	daemon.proxy_timeout_ms = 10000;
-	while ((option = getopt_long(argc, argv, "s:d:ft:uvhV", options, NULL)) != -1) {
+	daemon.fuse_workers = DAEMON_FUSE_WORKERS;
+	while ((option = getopt_long(argc, argv, "s:d:ft:uw:vhV", options, NULL)) != -1) {
 		switch (option) {
 		case 's': socket_path = optarg; break;
 		case 'd': state_dir = optarg; break;
@@ -216,6 +221,16 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			daemon.proxy_timeout_ms = (unsigned)(seconds * 1000);
+			break;
+		}
+		case 'w': {
+			char *end;
+			long workers = strtol(optarg, &end, 10);
+			if (end == optarg || *end || workers < 1 || workers > 64) {
+				log_error("--fuse-workers takes a number from 1 to 64, not '%s'", optarg);
+				return 1;
+			}
+			daemon.fuse_workers = (unsigned)workers;
 			break;
 		}
 		case 'v': log_set_level(LOG_LEVEL_INFO); break;

@@ -73,11 +73,14 @@ void devio_server_info(const struct devio_server *server, struct imdproxy_info *
 
 /* Serve one decoded request whose data (payload bytes of it) is in data; data has
  * room for data_cap bytes, where a READ puts its reply data.  Writes the reply
- * header to reply (IMDPROXY_MAX_REPLY_HEADER bytes). */
+ * header to reply (IMDPROXY_MAX_REPLY_HEADER bytes).  With `view` non-NULL a READ
+ * may instead answer with the disk's bytes in place (vdisk_view): *view is then
+ * set, and devio_view_end is due once they are sent or copied. */
 enum devio_action devio_handle_request(struct devio_server *server,
 				       const struct imdproxy_request *req, uint8_t *data,
 				       uint64_t payload, size_t data_cap, uint8_t *reply,
-				       size_t *reply_size, size_t *reply_data);
+				       size_t *reply_size, size_t *reply_data, const void **view);
+void devio_view_end(struct devio_server *server);
 
 /* Serve sessions on one connected stream (in_fd and out_fd may be one descriptor)
  * until it closes.  With `sessions_per_stream` false the stream ends with its first

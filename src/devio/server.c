@@ -15,17 +15,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/endian.h"
+#include "common/fdio.h"
 #include "common/log.h"
 #include "devio/devio.h"
 
 /* Bytes read ahead from a stream: a header and small data come in one read. */
 #define STREAM_READ_AHEAD (64 * 1024)
+/* A socket session blocks in read() (one system call per request, where a poll
+ * on the stop event first would be two) and looks at the stop flag this often. */
+#define STREAM_STOP_CHECK_MS 100
+/* A whole largest reply fits in the socket buffer. */
+#define STREAM_SOCKET_BUFFER (4 << 20)
 /* The request data buffer grows in steps of this much, up to the buffer size. */
 #define DATA_BUFFER_STEP (1024 * 1024)
 
@@ -176,7 +184,7 @@ static int make_durable(struct devio_server *server)
 }
 
 static int serve_read(struct devio_server *server, const struct imdproxy_request *req,
-		      uint8_t *data, size_t data_cap, uint64_t *length)
+		      uint8_t *data, size_t data_cap, uint64_t *length, const void **view)
 {
 	uint64_t size = server->disk->size;
 	uint64_t count;
@@ -193,11 +201,22 @@ static int serve_read(struct devio_server *server, const struct imdproxy_request
 	r = disk_begin(server);
 	if (r < 0)
 		return r;
+	/* A serialized disk is not held while a reply goes out. */
+	if (view && !server->serialize && (*view = vdisk_view(server->disk, (size_t)count, req->offset))) {
+		*length = count;
+		return 0; /* the disk stays in use until devio_view_end */
+	}
 	r = vdisk_read(server->disk, data, (size_t)count, req->offset);
 	disk_end(server);
 	if (r == 0)
 		*length = count;
 	return r;
+}
+
+void devio_view_end(struct devio_server *server)
+{
+	vdisk_view_end(server->disk);
+	disk_end(server);
 }
 
 static int serve_write(struct devio_server *server, const struct imdproxy_request *req,
@@ -264,20 +283,22 @@ static int serve_ranges(struct devio_server *server, const struct imdproxy_reque
 enum devio_action devio_handle_request(struct devio_server *server,
 				       const struct imdproxy_request *req, uint8_t *data,
 				       uint64_t payload, size_t data_cap, uint8_t *reply,
-				       size_t *reply_size, size_t *reply_data)
+				       size_t *reply_size, size_t *reply_data, const void **view)
 {
 	struct imdproxy_info info;
 	uint64_t length;
 	int r;
 
 	*reply_data = 0;
+	if (view)
+		*view = NULL;
 	switch (req->code) {
 	case IMDPROXY_REQ_INFO:
 		devio_server_info(server, &info);
 		*reply_size = imdproxy_encode_info_reply(reply, &info);
 		return DEVIO_REPLY;
 	case IMDPROXY_REQ_READ:
-		r = serve_read(server, req, data, data_cap, &length);
+		r = serve_read(server, req, data, data_cap, &length, view);
 		if (r == -ECANCELED)
 			return DEVIO_DROP;
 		*reply_size = imdproxy_encode_read_reply(reply, r < 0 ? wire_errno(r) : 0, length);
@@ -319,6 +340,7 @@ struct stream {
 	struct devio_server *server;
 	int in_fd;
 	int out_fd;
+	bool is_socket; /* one socket both ways: blocking, with a receive timeout */
 	size_t start, end; /* buffered bytes are ahead[start, end) */
 	uint8_t ahead[STREAM_READ_AHEAD];
 };
@@ -348,14 +370,20 @@ static int stream_wait(struct stream *s)
 static ssize_t stream_read_some(struct stream *s, void *dst, size_t len)
 {
 	for (;;) {
-		int r = stream_wait(s);
 		ssize_t n;
 
-		if (r < 0)
-			return r;
+		if (s->is_socket) {
+			if (atomic_load(&s->server->stopping))
+				return -ECANCELED;
+		} else {
+			int r = stream_wait(s);
+			if (r < 0)
+				return r;
+		}
 		n = read(s->in_fd, dst, len);
 		if (n >= 0)
 			return n;
+		/* EAGAIN on a socket: STREAM_STOP_CHECK_MS went by in silence. */
 		if (errno == EINTR || errno == EAGAIN)
 			continue;
 		/* A tty whose other side hung up says EIO: that is an end of stream. */
@@ -448,6 +476,62 @@ static int stream_write(struct stream *s, const uint8_t *header, size_t header_s
 	return 0;
 }
 
+/* A READ reply whose data is the disk's own bytes (a view): sent without waiting
+ * as far as the socket takes it, the rest copied out so that the disk is not
+ * held while a slow client reads. */
+static int stream_write_view(struct stream *s, const uint8_t *header, size_t header_size,
+			     const uint8_t *view, size_t data_size, uint8_t *data)
+{
+	struct iovec iov[2] = {
+		{.iov_base = (void *)header, .iov_len = header_size},
+		{.iov_base = (void *)view, .iov_len = data_size},
+	};
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+	size_t sent_data = 0;
+	ssize_t n;
+
+	do
+		n = sendmsg(s->out_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno != EAGAIN) {
+		devio_view_end(s->server);
+		return -errno;
+	}
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= header_size) {
+		sent_data = (size_t)n - header_size;
+		header += header_size;
+		header_size = 0;
+	} else {
+		header += n;
+		header_size -= (size_t)n;
+	}
+	memcpy(data + sent_data, view + sent_data, data_size - sent_data);
+	devio_view_end(s->server);
+	if (header_size == 0 && sent_data == data_size)
+		return 0;
+	return stream_write(s, header, header_size, data + sent_data, data_size - sent_data);
+}
+
+/* Sockets block in read with a timeout (see STREAM_STOP_CHECK_MS); big buffers. */
+static void stream_setup_socket(struct stream *s)
+{
+	struct timeval tv = {.tv_sec = 0, .tv_usec = STREAM_STOP_CHECK_MS * 1000};
+	struct stat st;
+	int flags;
+
+	s->is_socket = false;
+	if (s->in_fd != s->out_fd || fstat(s->in_fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return;
+	flags = fcntl(s->in_fd, F_GETFL);
+	if (flags < 0 || fcntl(s->in_fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ||
+	    setsockopt(s->in_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		return;
+	socket_enlarge_buffers(s->in_fd, STREAM_SOCKET_BUFFER);
+	s->is_socket = true;
+}
+
 /* Read the next request header: 1, 0 at a clean end of stream, or negative. */
 static int stream_read_request(struct stream *s, struct imdproxy_request *req, uint64_t *payload)
 {
@@ -497,10 +581,12 @@ int devio_serve_stream(struct devio_server *server, int in_fd, int out_fd, const
 	s->in_fd = in_fd;
 	s->out_fd = out_fd;
 	s->start = s->end = 0;
+	stream_setup_socket(s);
 
 	while (!atomic_load(&server->stopping)) {
 		struct imdproxy_request req;
 		uint8_t reply[IMDPROXY_MAX_REPLY_HEADER];
+		const void *view;
 		size_t reply_size, reply_data;
 		uint64_t payload, need;
 		enum devio_action action;
@@ -528,7 +614,13 @@ int devio_serve_stream(struct devio_server *server, int in_fd, int out_fd, const
 		log_debug("%s: %s offset %" PRIu64 " length %" PRIu64, peer,
 			  imdproxy_code_name(req.code), req.offset, req.length);
 		action = devio_handle_request(server, &req, data, payload, data_cap, reply,
-					      &reply_size, &reply_data);
+					      &reply_size, &reply_data, s->is_socket ? &view : NULL);
+		if (action == DEVIO_REPLY && s->is_socket && view) {
+			r = stream_write_view(s, reply, reply_size, view, reply_data, data);
+			if (r < 0)
+				break;
+			continue;
+		}
 		if (action == DEVIO_DROP) {
 			r = 0;
 			break;

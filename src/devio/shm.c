@@ -182,7 +182,7 @@ int devio_serve_shm(struct devio_server *server, const char *name, const char **
 		log_debug("shm: %s offset %llu length %llu", imdproxy_code_name(req.code),
 			  (unsigned long long)req.offset, (unsigned long long)req.length);
 		action = devio_handle_request(server, &req, data, payload, data_size, reply,
-					      &reply_size, &reply_data);
+					      &reply_size, &reply_data, NULL);
 		if (action == DEVIO_DROP)
 			break;
 		put_le64(t.map + IMDPROXY_SHM_REPLY_SEQ_OFFSET, sequence);

@@ -20,6 +20,11 @@ int layer_flush(struct vdisk *layer)
 	return vdisk_flush(layer->lower);
 }
 
+void layer_view_end(struct vdisk *layer)
+{
+	vdisk_view_end(layer->lower);
+}
+
 void layer_close(struct vdisk *layer)
 {
 	vdisk_close(layer->lower);

@@ -12,6 +12,7 @@
 struct vdisk *layer_new(const struct vdisk_ops *ops, struct vdisk *lower, size_t struct_size);
 
 int layer_flush(struct vdisk *layer);
+void layer_view_end(struct vdisk *layer);
 void layer_close(struct vdisk *layer);
 
 #endif

@@ -10,6 +10,11 @@ static int readonly_read(struct vdisk *disk, void *buf, size_t len, uint64_t off
 	return vdisk_read(disk->lower, buf, len, offset);
 }
 
+static const void *readonly_view(struct vdisk *disk, size_t len, uint64_t offset)
+{
+	return vdisk_view(disk->lower, len, offset);
+}
+
 static int readonly_write(struct vdisk *disk, const void *buf, size_t len, uint64_t offset)
 {
 	(void)disk;
@@ -37,6 +42,8 @@ static int readonly_resize(struct vdisk *disk, uint64_t new_size)
 static const struct vdisk_ops readonly_ops = {
 	.name = "readonly",
 	.read = readonly_read,
+	.view = readonly_view,
+	.view_end = layer_view_end,
 	.write = readonly_write,
 	.flush = layer_flush,
 	.trim = readonly_discard,

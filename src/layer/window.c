@@ -19,6 +19,11 @@ static int window_read(struct vdisk *disk, void *buf, size_t len, uint64_t offse
 	return vdisk_read(disk->lower, buf, len, lower_offset(disk, offset));
 }
 
+static const void *window_view(struct vdisk *disk, size_t len, uint64_t offset)
+{
+	return vdisk_view(disk->lower, len, lower_offset(disk, offset));
+}
+
 static int window_write(struct vdisk *disk, const void *buf, size_t len, uint64_t offset)
 {
 	return vdisk_write(disk->lower, buf, len, lower_offset(disk, offset));
@@ -38,6 +43,8 @@ static int window_zero(struct vdisk *disk, uint64_t offset, uint64_t len)
 static const struct vdisk_ops window_ops = {
 	.name = "window",
 	.read = window_read,
+	.view = window_view,
+	.view_end = layer_view_end,
 	.write = window_write,
 	.flush = layer_flush,
 	.trim = window_trim,

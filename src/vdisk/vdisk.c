@@ -88,6 +88,18 @@ int vdisk_punch(struct vdisk *disk, uint64_t offset, uint64_t len)
 	return vdisk_zero(disk, offset, len);
 }
 
+const void *vdisk_view(struct vdisk *disk, size_t len, uint64_t offset)
+{
+	if (!disk->ops->view || len == 0 || vdisk_check_range(disk, offset, len) < 0)
+		return NULL;
+	return disk->ops->view(disk, len, offset);
+}
+
+void vdisk_view_end(struct vdisk *disk)
+{
+	disk->ops->view_end(disk);
+}
+
 int vdisk_resize(struct vdisk *disk, uint64_t new_size)
 {
 	if (!disk->ops->resize)

@@ -24,6 +24,13 @@ struct vdisk_ops {
 	/* trim and zero may answer -EOPNOTSUPP: the entry points then fall back. */
 	int (*trim)(struct vdisk *disk, uint64_t offset, uint64_t len);
 	int (*zero)(struct vdisk *disk, uint64_t offset, uint64_t len);
+	/* Optional: the bytes [offset, offset + len) where they are kept, for a
+	 * caller that only copies them on (into a FUSE answer, onto a socket): that
+	 * saves a copy and a system call over read.  NULL when the disk cannot show
+	 * this range in place (the caller then reads); otherwise the bytes stay
+	 * valid, and the disk's layout fixed, until view_end. */
+	const void *(*view)(struct vdisk *disk, size_t len, uint64_t offset);
+	void (*view_end)(struct vdisk *disk);
 	/* Change the size (grow); NULL when the disk cannot. */
 	int (*resize)(struct vdisk *disk, uint64_t new_size);
 	/* Free everything, including the lower disk of a layer. */
@@ -50,6 +57,11 @@ int vdisk_zero(struct vdisk *disk, uint64_t offset, uint64_t len);
  * a trim where it leaves zeroes (VDISK_TRIM_ZEROES), else a zero.  What the loop
  * driver's discard and unmapping write-zeroes arrive as (PUNCH_HOLE). */
 int vdisk_punch(struct vdisk *disk, uint64_t offset, uint64_t len);
+/* The view op behind a range check: NULL means "use vdisk_read" (also for a bad
+ * range, which vdisk_read then refuses).  Every non-NULL view is ended with
+ * vdisk_view_end before the disk is written, resized or closed by this thread. */
+const void *vdisk_view(struct vdisk *disk, size_t len, uint64_t offset);
+void vdisk_view_end(struct vdisk *disk);
 int vdisk_resize(struct vdisk *disk, uint64_t new_size);
 void vdisk_close(struct vdisk *disk);
 

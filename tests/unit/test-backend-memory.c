@@ -127,6 +127,77 @@ static void test_trim_frees(void **state)
 	free(buf);
 }
 
+/* Written pages are shown in place; a range with a hole is not (it would be
+ * allocated by the caller's copy), and a read across written pages and holes
+ * gives each its bytes without allocating the holes. */
+static void test_view_and_mixed_reads(void **state)
+{
+	struct vdisk *disk;
+	uint8_t *data = malloc(4 * MiB), *buf = malloc(4 * MiB);
+	const uint8_t *view;
+
+	(void)state;
+	assert_non_null(data);
+	assert_non_null(buf);
+	assert_int_equal(backend_memory_open(4 * MiB, &disk), 0);
+	assert_null(vdisk_view(disk, 4096, 0));
+	fill_pattern(data, 4 * MiB, 5);
+	/* Pages 0-1 written whole, page 3 written in part (the page is allocated). */
+	assert_int_equal(vdisk_write(disk, data, 8192, 0), 0);
+	assert_int_equal(vdisk_write(disk, data + 3 * 4096 + 100, 50, 3 * 4096 + 100), 0);
+	view = vdisk_view(disk, 8192, 0);
+	assert_non_null(view);
+	assert_memory_equal(view, data, 8192);
+	vdisk_view_end(disk);
+	view = vdisk_view(disk, 10, 3 * 4096 + 5);
+	assert_non_null(view);
+	assert_true(is_zero(view, 10));
+	vdisk_view_end(disk);
+	assert_null(vdisk_view(disk, 3 * 4096, 4096)); /* page 2 is a hole */
+	assert_null(vdisk_view(disk, 4096, 4 * MiB));  /* past the end */
+	assert_null(vdisk_view(disk, 0, 0));
+	assert_int_equal(allocated(disk), 3 * 4096);
+
+	/* One read over written, hole, partly written and never written pages. */
+	memset(buf, 0xee, 6 * 4096);
+	assert_int_equal(vdisk_read(disk, buf, 6 * 4096 - 7, 3), 0);
+	assert_memory_equal(buf, data + 3, 8192 - 3);
+	assert_true(is_zero(buf + 8192 - 3, 4096 + 100));
+	assert_memory_equal(buf + 3 * 4096 + 97, data + 3 * 4096 + 100, 50);
+	assert_true(is_zero(buf + 3 * 4096 + 147, 6 * 4096 - 7 - (3 * 4096 + 147)));
+	assert_int_equal(allocated(disk), 3 * 4096);
+
+	/* A trim takes pages out of the view, and reading them allocates nothing. */
+	assert_int_equal(vdisk_trim(disk, 0, 4096), 0);
+	assert_null(vdisk_view(disk, 4096, 0));
+	assert_non_null(view = vdisk_view(disk, 4096, 4096));
+	vdisk_view_end(disk);
+	assert_int_equal(vdisk_read(disk, buf, 4096, 0), 0);
+	assert_true(is_zero(buf, 4096));
+	assert_int_equal(allocated(disk), 2 * 4096);
+	/* A trim of part of a page leaves it written (zeroed in place). */
+	assert_int_equal(vdisk_trim(disk, 4096 + 10, 20), 0);
+	assert_non_null(view = vdisk_view(disk, 4096, 4096));
+	assert_true(is_zero(view + 10, 20));
+	assert_memory_equal(view, data + 4096, 10);
+	vdisk_view_end(disk);
+
+	/* After a shrink and a grow the cut-off pages are holes again. */
+	assert_int_equal(vdisk_write(disk, data, 4 * MiB, 0), 0);
+	assert_int_equal(vdisk_resize(disk, MiB), 0);
+	assert_int_equal(vdisk_resize(disk, 8 * MiB), 0);
+	assert_null(vdisk_view(disk, 4096, 2 * MiB));
+	assert_int_equal(vdisk_read(disk, buf, 4096, 2 * MiB), 0);
+	assert_true(is_zero(buf, 4096));
+	assert_non_null(view = vdisk_view(disk, MiB, 0));
+	assert_memory_equal(view, data, MiB);
+	vdisk_view_end(disk);
+	assert_int_equal(allocated(disk), MiB);
+	vdisk_close(disk);
+	free(data);
+	free(buf);
+}
+
 static void test_zero_unaligned(void **state)
 {
 	struct vdisk *disk;
@@ -296,6 +367,7 @@ int main(void)
 		cmocka_unit_test(test_range_errors),
 		cmocka_unit_test(test_reads_allocate_nothing),
 		cmocka_unit_test(test_trim_frees),
+		cmocka_unit_test(test_view_and_mixed_reads),
 		cmocka_unit_test(test_zero_unaligned),
 		cmocka_unit_test(test_resize),
 		cmocka_unit_test(test_lock),
