@@ -49,6 +49,10 @@ extern "C" {
 
 #define IMDISK_IMAGE_MODIFIED 0x00010000u
 #define IMDISK_SHARED_IMAGE 0x00040000u
+/* Create only, and this API's own (ImDisk has no such bit): a fixed disk even where
+ * ImDisk's rules make it removable (a floppy: `-o fd,fix`).  The created disk
+ * reports it as IMDISK_OPTION_REMOVABLE clear; this bit itself is never reported. */
+#define IMDISK_OPTION_FIXED_MEDIA 0x00100000u
 
 #define IMDISK_AUTO_UNIT 0xFFFFFFFFu
 

@@ -199,6 +199,9 @@ static int prepare(const struct cli_options *o, struct attach_plan *plan)
 		dev->flags |= IMDISK_OPTION_RO;
 	if (o->words & WORD_REM)
 		dev->flags |= IMDISK_OPTION_REMOVABLE;
+	/* Only imdiskd knows whether the disk ends up a floppy (removable by default). */
+	if (o->words & WORD_FIX)
+		dev->flags |= IMDISK_OPTION_FIXED_MEDIA;
 	if (o->words & WORD_BSWAP)
 		dev->flags |= IMDISK_OPTION_BYTE_SWAP;
 	if (o->words & WORD_SPARSE)
@@ -263,7 +266,9 @@ static int finish(const struct cli_options *o, struct attach_plan *plan, char *m
 	struct made_dir made;
 	int err;
 
-	if (o->format && (err = format_device(dev->device, o->format)) < 0)
+	/* A RAM disk not preloaded from an image was just made from fresh memory: it
+	 * reads all zeroes, which spares mkfs some work (and the disk its memory). */
+	if (o->format && (err = format_device(dev->device, o->format, plan->memory && !o->image)) < 0)
 		return err;
 	if (!o->mount_point)
 		return 0;

@@ -14,6 +14,12 @@
 
 #define FORMAT_MAX_ARGS 64
 
+/* mke2fs's extended options for a device that reads all zeroes.  Writing zeroes
+ * over zeroes (inode tables, journal) would only fill a RAM disk's memory, and
+ * discarding it does nothing.  On an image or a proxy disk old bytes may be left:
+ * a stale journal block could be replayed, so there mke2fs keeps its defaults. */
+static const char zeroed_ext_options[] = "nodiscard,lazy_itable_init=1,lazy_journal_init=1";
+
 /* mkfs helpers live in sbin, which a user's PATH may lack. */
 static const char *const sbin_dirs[] = {"/usr/sbin", "/sbin", "/usr/local/sbin"};
 
@@ -64,9 +70,28 @@ static void complaint(int output, char *line, size_t size)
 	memcpy(line, last, strlen(last) + 1);
 }
 
-int format_device(const char *device, const char *spec)
+static bool is_ext(const char *fstype)
 {
-	char *argv[FORMAT_MAX_ARGS + 2];
+	return !strcmp(fstype, "ext2") || !strcmp(fstype, "ext3") || !strcmp(fstype, "ext4");
+}
+
+/* -E in OPTIONS (alone, "-Efoo", or in a group like "-qE"): the user chose the
+ * extended options.  An E inside an argument ("-LEXT") counts too: that only
+ * keeps mke2fs's defaults, which are always safe. */
+static bool has_extended_options(char *const *options, int count)
+{
+	for (int i = 0; i < count; i++) {
+		const char *w = options[i];
+
+		if (w[0] == '-' && w[1] != '-' && strchr(w + 1, 'E'))
+			return true;
+	}
+	return false;
+}
+
+int format_device(const char *device, const char *spec, bool zeroed)
+{
+	char *argv[FORMAT_MAX_ARGS + 4];
 	char program[128];
 	char line[512];
 	char *words, *save = NULL;
@@ -86,6 +111,14 @@ int format_device(const char *device, const char *spec)
 	if (argc == 0) {
 		free(words);
 		return fail_plain(STEP_FORMAT, -EINVAL, "-p needs a file system type");
+	}
+	if (zeroed && is_ext(argv[0]) && !has_extended_options(argv + 1, argc - 1)) {
+		/* Ahead of the user's options: mke2fs keeps the last -E, and a user's
+		 * must win. */
+		memmove(argv + 3, argv + 1, (size_t)(argc - 1) * sizeof(argv[0]));
+		argv[1] = (char *)"-E";
+		argv[2] = (char *)zeroed_ext_options;
+		argc += 2;
 	}
 	snprintf(program, sizeof(program), "mkfs.%s", argv[0]);
 	argv[0] = program;

@@ -1,14 +1,11 @@
 #include "cli/proxy.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include <limits.h>
 #include <string.h>
-#include <termios.h>
-#include <unistd.h>
 
 #include "cli/failure.h"
+#include "common/serial_port.h"
 #include "common/stream_connect.h"
 #include "imdisk.h"
 
@@ -40,66 +37,28 @@ static int connect_tcp(const char *target)
 	return fd;
 }
 
-static speed_t baud_rate(unsigned long baud)
-{
-	static const struct {
-		unsigned long baud;
-		speed_t speed;
-	} rates[] = {
-		{1200, B1200},     {2400, B2400},     {4800, B4800},     {9600, B9600},
-		{19200, B19200},   {38400, B38400},   {57600, B57600},   {115200, B115200},
-		{230400, B230400}, {460800, B460800}, {921600, B921600},
-	};
-
-	for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++)
-		if (rates[i].baud == baud)
-			return rates[i].speed;
-	return 0;
-}
-
 static int open_serial(const char *target)
 {
-	const char *settings = strchr(target, ':');
-	char device[256];
-	struct termios tio;
-	speed_t speed = 0;
-	int fd;
+	struct serial_settings settings;
+	char device[PATH_MAX];
+	const char *text, *what;
+	int r = serial_target_split(target, device, sizeof(device), &text);
 
-	if (settings) {
-		char *end;
-		unsigned long baud;
-
-		settings += strspn(settings + 1, " ") + 1;
-		if (strncmp(settings, "baud=", 5) == 0)
-			settings += 5;
-		baud = strtoul(settings, &end, 10);
-		speed = baud_rate(baud);
-		if (end == settings || *end || !speed)
-			return fail_plain(STEP_USAGE, -EINVAL,
-					  "-o comm takes DEVICE[:BAUD] with a standard baud rate, not "
-					  "'%s'",
-					  target);
-	}
-	snprintf(device, sizeof(device), "%.*s",
-		 (int)(settings ? strcspn(target, ":") : strlen(target)), target);
-	fd = open(device, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0)
-		return fail(STEP_PROXY, -errno, "cannot open serial port %s", device);
-	/* Proxy bytes are binary: no line discipline may touch them. */
-	if (tcgetattr(fd, &tio) == 0) {
-		cfmakeraw(&tio);
-		if (speed) {
-			cfsetispeed(&tio, speed);
-			cfsetospeed(&tio, speed);
-		}
-		if (tcsetattr(fd, TCSANOW, &tio) < 0) {
-			int err = -errno;
-
-			close(fd);
-			return fail(STEP_PROXY, err, "cannot set up serial port %s", device);
-		}
-	}
-	return fd;
+	if (r == -ENAMETOOLONG)
+		return fail_plain(STEP_PROXY, r, "serial port name %s is too long", target);
+	if (r == 0)
+		r = serial_settings_parse(text, &settings);
+	if (r < 0)
+		return fail_plain(STEP_USAGE, -EINVAL,
+				  "-o comm takes DEVICE[:BAUD[,DATA,PARITY,STOP]] with a standard baud "
+				  "rate, not '%s'",
+				  target);
+	r = serial_port_open(device, &settings, &what);
+	if (r < 0 && !strcmp(what, "open"))
+		return fail(STEP_PROXY, r, "cannot open serial port %s", device);
+	if (r < 0)
+		return fail(STEP_PROXY, r, "cannot set up serial port %s", device);
+	return r;
 }
 
 int proxy_connect(const char *target, uint32_t kind)

@@ -165,8 +165,11 @@ static int choose_geometry(struct imdisk_device *info, const uint8_t *boot_secto
 	info->flags = (info->flags & ~IMDISK_DEVICE_TYPE_MASK) | g.device_type;
 	if (g.device_type == IMDISK_DEVICE_TYPE_CD)
 		info->flags |= IMDISK_OPTION_RO;
-	if (g.device_type == IMDISK_DEVICE_TYPE_FD)
+	/* A floppy is removable, as in ImDisk, unless the caller asked for fixed media
+	 * (-o fix): the request bit is spent here, the disk keeps only its outcome. */
+	if (g.device_type == IMDISK_DEVICE_TYPE_FD && !(info->flags & IMDISK_OPTION_FIXED_MEDIA))
 		info->flags |= IMDISK_OPTION_REMOVABLE;
+	info->flags &= ~IMDISK_OPTION_FIXED_MEDIA;
 	info->sector_size = g.sector_size;
 	info->sectors_per_track = g.sectors_per_track;
 	info->tracks_per_cylinder = g.tracks_per_cylinder;
@@ -284,6 +287,8 @@ int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_
 		type = image_fd >= 0 ? IMDISK_TYPE_FILE : IMDISK_TYPE_VM;
 	if (request->size % 512)
 		r = disk_fail(why, -EINVAL, "size %" PRIu64 " is not a multiple of 512 bytes", request->size);
+	else if ((request->flags & IMDISK_OPTION_REMOVABLE) && (request->flags & IMDISK_OPTION_FIXED_MEDIA))
+		r = disk_fail(why, -EINVAL, "a disk cannot be both removable and fixed");
 	else if (request->transport == IMDISK_TRANSPORT_LOOP && userspace)
 		r = disk_fail(why, -EINVAL, "this disk needs user-space work: --transport=loop cannot serve it");
 	if (r < 0) {
