@@ -42,6 +42,7 @@
 
 #include "common/endian.h"
 #include "common/fdio.h"
+#include "backend/proxy_internal.h"
 #include "protocol/imdproxy.h"
 
 #define PROXY_DEFAULT_CONNECTIONS 4u
@@ -51,70 +52,10 @@
 #define PROXY_SOCKET_BUFFER (4 << 20)
 /* ImDisk refuses smaller proxy disks. */
 #define PROXY_MIN_SIZE 65536u
-/* A second connection to a server that serves one client at a time is accepted by
- * the kernel's backlog and then never answered: give up on it after this long. */
-#define PROXY_PROBE_TIMEOUT_MS 2000u
 #define PROXY_BACKOFF_MIN_MS 20u
 #define PROXY_BACKOFF_MAX_MS 500u
 /* How often a client waiting on a shared-memory server checks that it lives. */
 #define PROXY_SHM_CHECK_MS 50u
-#define PROXY_SHM_NAME_MAX 200
-
-enum exchange_state {
-	EXCHANGE_OK,      /* the stream is in step (the reply may still carry an error) */
-	EXCHANGE_BROKEN,  /* the stream failed: retry elsewhere */
-	EXCHANGE_CORRUPT, /* the server broke the protocol: give up */
-};
-
-struct proxy_conn {
-	int fd;         /* the stream or the shared-memory object; -1: closed */
-	bool busy;      /* in use by one request (or being connected) */
-	bool is_socket; /* send with MSG_NOSIGNAL: a closed peer must not raise SIGPIPE */
-	int recv_timeout_ms; /* SO_RCVTIMEO now set on a socket (0: not set yet) */
-	/* Shared memory. */
-	uint8_t *map;
-	size_t map_size;
-	size_t data_size; /* the largest transfer */
-	sem_t *request_sem;
-	sem_t *response_sem;
-	uint64_t seq;     /* number of the last request sent */
-	uint64_t server_pid;
-};
-
-struct proxy_request {
-	uint64_t code;
-	uint8_t *read_buf;
-	const uint8_t *write_buf;
-	size_t len;      /* READ, WRITE: bytes not yet done */
-	uint64_t offset;
-	uint64_t range_len; /* UNMAP, ZERO */
-};
-
-struct proxy_disk {
-	struct vdisk disk;
-	backend_proxy_connect_fn connect;
-	void *connect_opaque;
-	bool shm;
-	bool can_reconnect; /* a callback, or a section to attach again */
-	char shm_name[PROXY_SHM_NAME_MAX + 2];
-	char shm_request_name[PROXY_SHM_NAME_MAX + 16];
-	char shm_response_name[PROXY_SHM_NAME_MAX + 16];
-	int timeout_ms;
-	size_t max_transfer;
-	struct imdproxy_info info; /* from the first INFO; reconnections must match it */
-
-	pthread_mutex_t lock; /* everything below */
-	pthread_cond_t changed; /* a connection went idle, closed or came up */
-	struct proxy_conn *conns;
-	unsigned int max_conns;
-	unsigned int open_conns; /* open or being connected */
-	bool connecting;         /* one connect at a time */
-	bool can_grow;           /* the server may take another connection */
-	bool lost;               /* a request met a dead server; reconnect window open */
-	struct timespec reconnect_deadline;
-
-	atomic_bool connected;
-};
 
 static const struct vdisk_ops proxy_ops;
 
@@ -123,7 +64,7 @@ static struct proxy_disk *to_proxy(struct vdisk *disk)
 	return (struct proxy_disk *)disk;
 }
 
-static struct timespec deadline_after(int ms)
+struct timespec proxy_deadline_after(int ms)
 {
 	struct timespec t;
 
@@ -138,7 +79,7 @@ static struct timespec deadline_after(int ms)
 }
 
 /* Milliseconds left until t (0 when past). */
-static int ms_until(const struct timespec *t)
+int proxy_ms_until(const struct timespec *t)
 {
 	struct timespec now;
 	int64_t ms;
@@ -161,11 +102,11 @@ static void sleep_ms(unsigned int ms)
 /* Waits until fd is ready for events; -ETIMEDOUT after timeout_ms of silence. */
 static int wait_ready(int fd, short events, int timeout_ms)
 {
-	struct timespec deadline = deadline_after(timeout_ms);
+	struct timespec deadline = proxy_deadline_after(timeout_ms);
 	struct pollfd pfd = { .fd = fd, .events = events };
 
 	for (;;) {
-		int n = poll(&pfd, 1, ms_until(&deadline));
+		int n = poll(&pfd, 1, proxy_ms_until(&deadline));
 		if (n > 0)
 			return 0; /* ready, or POLLHUP/POLLERR: the next call says which */
 		if (n == 0)
@@ -176,7 +117,7 @@ static int wait_ready(int fd, short events, int timeout_ms)
 }
 
 /* Sends all of iov; each wait for room is bounded by timeout_ms. */
-static int send_all(const struct proxy_conn *conn, struct iovec *iov, int iovcnt, int timeout_ms)
+int proxy_send_all(const struct proxy_conn *conn, struct iovec *iov, int iovcnt, int timeout_ms)
 {
 	while (iovcnt > 0) {
 		ssize_t n;
@@ -228,7 +169,7 @@ static int socket_set_timeout(struct proxy_conn *conn, int timeout_ms)
 
 /* One receive into iov: the count, -ETIMEDOUT after timeout_ms of silence,
  * -EPIPE when the server closed the stream. */
-static ssize_t recv_some(struct proxy_conn *conn, struct iovec *iov, int iovcnt, int timeout_ms)
+ssize_t proxy_recv_some(struct proxy_conn *conn, struct iovec *iov, int iovcnt, int timeout_ms)
 {
 	for (;;) {
 		ssize_t n;
@@ -265,7 +206,7 @@ static int recv_all(struct proxy_conn *conn, void *buf, size_t len, int timeout_
 
 	while (len) {
 		struct iovec iov = { .iov_base = p, .iov_len = len };
-		ssize_t n = recv_some(conn, &iov, 1, timeout_ms);
+		ssize_t n = proxy_recv_some(conn, &iov, 1, timeout_ms);
 
 		if (n < 0)
 			return (int)n;
@@ -289,7 +230,7 @@ static int recv_header_and_data(struct proxy_conn *conn, uint8_t *header, size_t
 			{ .iov_base = header + got, .iov_len = header_len - got },
 			{ .iov_base = data, .iov_len = data_cap },
 		};
-		ssize_t n = recv_some(conn, iov, data_cap ? 2 : 1, timeout_ms);
+		ssize_t n = proxy_recv_some(conn, iov, data_cap ? 2 : 1, timeout_ms);
 
 		if (n < 0)
 			return (int)n;
@@ -437,14 +378,14 @@ fail:
  * given up on, are skipped by their number). */
 static int shm_wait_reply(const struct proxy_conn *conn, bool by_semaphore, int timeout_ms)
 {
-	struct timespec deadline = deadline_after(timeout_ms);
+	struct timespec deadline = proxy_deadline_after(timeout_ms);
 
 	for (;;) {
-		int left = ms_until(&deadline);
+		int left = proxy_ms_until(&deadline);
 		int slice = left < (int)PROXY_SHM_CHECK_MS ? left : (int)PROXY_SHM_CHECK_MS;
 
 		if (by_semaphore) {
-			struct timespec until = deadline_after(slice);
+			struct timespec until = proxy_deadline_after(slice);
 			if (sem_clockwait(conn->response_sem, CLOCK_MONOTONIC, &until) < 0 &&
 			    errno != ETIMEDOUT && errno != EINTR)
 				return -errno;
@@ -500,7 +441,7 @@ static int conn_send(const struct proxy_disk *proxy, struct proxy_conn *conn, co
 
 	if (proxy->shm)
 		return shm_send(conn, header, header_len, data, data_len, timeout_ms);
-	return send_all(conn, iov, data_len ? 2 : 1, timeout_ms);
+	return proxy_send_all(conn, iov, data_len ? 2 : 1, timeout_ms);
 }
 
 static int conn_recv_header(const struct proxy_disk *proxy, struct proxy_conn *conn, void *buf,
@@ -547,7 +488,7 @@ static size_t conn_max_transfer(const struct proxy_disk *proxy, const struct pro
 
 /* Ends a connection: CLOSE first when asked to (a session that ends well; over a
  * stream it is not waited for, as it has no reply). */
-static void conn_shut(const struct proxy_disk *proxy, struct proxy_conn *conn, bool polite)
+void proxy_conn_shut(const struct proxy_disk *proxy, struct proxy_conn *conn, bool polite)
 {
 	if (polite) {
 		uint8_t request[IMDPROXY_CLOSE_REQUEST_SIZE];
@@ -602,7 +543,7 @@ static int info_check(const struct imdproxy_info *info)
 
 /* A new connection (through the callback, or attaching the section again),
  * checked to reach the same disk. */
-static int conn_open(struct proxy_disk *proxy, struct proxy_conn *conn, int timeout_ms)
+int proxy_conn_open(struct proxy_disk *proxy, struct proxy_conn *conn, int timeout_ms)
 {
 	struct imdproxy_info info;
 	int r;
@@ -624,13 +565,13 @@ static int conn_open(struct proxy_disk *proxy, struct proxy_conn *conn, int time
 		       (info.flags & INFO_FLAGS_THAT_MATTER) != (proxy->info.flags & INFO_FLAGS_THAT_MATTER)))
 		r = -ESTALE; /* the server now serves something else */
 	if (r < 0)
-		conn_shut(proxy, conn, false);
+		proxy_conn_shut(proxy, conn, false);
 	return r;
 }
 
 static void conn_close(struct proxy_disk *proxy, struct proxy_conn *conn)
 {
-	conn_shut(proxy, conn, false);
+	proxy_conn_shut(proxy, conn, false);
 	proxy->open_conns--;
 }
 
@@ -667,7 +608,7 @@ static int conn_acquire(struct proxy_disk *proxy, struct proxy_conn **out)
 			proxy->connecting = true;
 			proxy->open_conns++;
 			pthread_mutex_unlock(&proxy->lock);
-			r = conn_open(proxy, free_slot, timeout);
+			r = proxy_conn_open(proxy, free_slot, timeout);
 			pthread_mutex_lock(&proxy->lock);
 			proxy->connecting = false;
 			pthread_cond_broadcast(&proxy->changed);
@@ -683,7 +624,7 @@ static int conn_acquire(struct proxy_disk *proxy, struct proxy_conn **out)
 				proxy->can_grow = false;
 				continue;
 			}
-			if (!proxy->lost || ms_until(&proxy->reconnect_deadline) == 0) {
+			if (!proxy->lost || proxy_ms_until(&proxy->reconnect_deadline) == 0) {
 				pthread_mutex_unlock(&proxy->lock);
 				return -EIO;
 			}
@@ -703,24 +644,37 @@ static int conn_acquire(struct proxy_disk *proxy, struct proxy_conn **out)
 	}
 }
 
+/* With proxy->lock held. */
+static void mark_lost_locked(struct proxy_disk *proxy)
+{
+	/* The idle ones went to the same server and are most likely dead too:
+	 * trying each would cost a timeout apiece. */
+	for (unsigned int i = 0; i < proxy->max_conns; i++) {
+		struct proxy_conn *other = &proxy->conns[i];
+		if (other->fd >= 0 && !other->busy)
+			conn_close(proxy, other);
+	}
+	if (!proxy->lost) {
+		proxy->lost = true;
+		proxy->reconnect_deadline = proxy_deadline_after(proxy->timeout_ms);
+	}
+	atomic_store(&proxy->connected, false);
+}
+
+void proxy_mark_lost(struct proxy_disk *proxy)
+{
+	pthread_mutex_lock(&proxy->lock);
+	mark_lost_locked(proxy);
+	pthread_mutex_unlock(&proxy->lock);
+}
+
 static void conn_release(struct proxy_disk *proxy, struct proxy_conn *conn, enum exchange_state state)
 {
 	pthread_mutex_lock(&proxy->lock);
 	if (state != EXCHANGE_OK) {
 		conn_close(proxy, conn);
-		if (state == EXCHANGE_BROKEN) {
-			/* The idle ones went to the same server and are most likely
-			 * dead too: trying each would cost a timeout apiece. */
-			for (unsigned int i = 0; i < proxy->max_conns; i++) {
-				struct proxy_conn *other = &proxy->conns[i];
-				if (other->fd >= 0 && !other->busy)
-					conn_close(proxy, other);
-			}
-			if (!proxy->lost) {
-				proxy->lost = true;
-				proxy->reconnect_deadline = deadline_after(proxy->timeout_ms);
-			}
-		}
+		if (state == EXCHANGE_BROKEN)
+			mark_lost_locked(proxy);
 		atomic_store(&proxy->connected, false);
 	}
 	conn->busy = false;
@@ -871,14 +825,14 @@ static int proxy_submit(struct proxy_disk *proxy, struct proxy_request *req)
 		if (state == EXCHANGE_CORRUPT || !proxy->can_reconnect)
 			return result;
 		pthread_mutex_lock(&proxy->lock);
-		r = proxy->lost && ms_until(&proxy->reconnect_deadline) == 0;
+		r = proxy->lost && proxy_ms_until(&proxy->reconnect_deadline) == 0;
 		pthread_mutex_unlock(&proxy->lock);
 		if (r)
 			return -EIO;
 	}
 }
 
-static int proxy_read(struct vdisk *disk, void *buf, size_t len, uint64_t offset)
+int proxy_read(struct vdisk *disk, void *buf, size_t len, uint64_t offset)
 {
 	struct proxy_request req = { .code = IMDPROXY_REQ_READ, .read_buf = buf, .len = len, .offset = offset };
 
@@ -916,13 +870,15 @@ static void proxy_close(struct vdisk *disk)
 {
 	struct proxy_disk *proxy = to_proxy(disk);
 
+	proxy_pipeline_stop(proxy);
 	for (unsigned int i = 0; i < proxy->max_conns; i++) {
 		struct proxy_conn *conn = &proxy->conns[i];
 		if (conn->fd >= 0)
-			conn_shut(proxy, conn, true);
+			proxy_conn_shut(proxy, conn, true);
 	}
 	pthread_cond_destroy(&proxy->changed);
 	pthread_mutex_destroy(&proxy->lock);
+	pthread_mutex_destroy(&proxy->pipes_lock);
 	free(proxy->conns);
 	free(proxy);
 }
@@ -931,6 +887,7 @@ static void proxy_close(struct vdisk *disk)
 static const struct vdisk_ops proxy_ops = {
 	.name = "proxy",
 	.read = proxy_read,
+	.read_async = proxy_pipeline_read,
 	.write = proxy_write,
 	.trim = proxy_trim,
 	.zero = proxy_zero,
@@ -960,6 +917,7 @@ static void proxy_free(struct proxy_disk *proxy)
 {
 	pthread_cond_destroy(&proxy->changed);
 	pthread_mutex_destroy(&proxy->lock);
+	pthread_mutex_destroy(&proxy->pipes_lock);
 	free(proxy->conns);
 	free(proxy);
 }
@@ -1003,6 +961,13 @@ static int proxy_new(const struct backend_proxy_options *options, struct proxy_d
 		r = -pthread_cond_init(&proxy->changed, NULL);
 		if (r < 0)
 			pthread_mutex_destroy(&proxy->lock);
+	}
+	if (r == 0) {
+		r = -pthread_mutex_init(&proxy->pipes_lock, NULL);
+		if (r < 0) {
+			pthread_cond_destroy(&proxy->changed);
+			pthread_mutex_destroy(&proxy->lock);
+		}
 	}
 	if (r < 0) {
 		free(proxy->conns);

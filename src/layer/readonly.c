@@ -10,6 +10,12 @@ static int readonly_read(struct vdisk *disk, void *buf, size_t len, uint64_t off
 	return vdisk_read(disk->lower, buf, len, offset);
 }
 
+static int readonly_read_async(struct vdisk *disk, size_t len, uint64_t offset, vdisk_read_done_fn done,
+			   void *opaque)
+{
+	return vdisk_read_async(disk->lower, len, offset, done, opaque);
+}
+
 static const void *readonly_view(struct vdisk *disk, size_t len, uint64_t offset)
 {
 	return vdisk_view(disk->lower, len, offset);
@@ -42,6 +48,7 @@ static int readonly_resize(struct vdisk *disk, uint64_t new_size)
 static const struct vdisk_ops readonly_ops = {
 	.name = "readonly",
 	.read = readonly_read,
+	.read_async = readonly_read_async,
 	.view = readonly_view,
 	.view_end = layer_view_end,
 	.write = readonly_write,

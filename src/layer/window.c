@@ -19,6 +19,12 @@ static int window_read(struct vdisk *disk, void *buf, size_t len, uint64_t offse
 	return vdisk_read(disk->lower, buf, len, lower_offset(disk, offset));
 }
 
+static int window_read_async(struct vdisk *disk, size_t len, uint64_t offset, vdisk_read_done_fn done,
+			   void *opaque)
+{
+	return vdisk_read_async(disk->lower, len, lower_offset(disk, offset), done, opaque);
+}
+
 static const void *window_view(struct vdisk *disk, size_t len, uint64_t offset)
 {
 	return vdisk_view(disk->lower, len, lower_offset(disk, offset));
@@ -43,6 +49,7 @@ static int window_zero(struct vdisk *disk, uint64_t offset, uint64_t len)
 static const struct vdisk_ops window_ops = {
 	.name = "window",
 	.read = window_read,
+	.read_async = window_read_async,
 	.view = window_view,
 	.view_end = layer_view_end,
 	.write = window_write,

@@ -350,6 +350,50 @@ static struct fuse_node *fuse_node_of_fh(uint64_t fh)
 	return (struct fuse_node *)(uintptr_t)fh;
 }
 
+/* A read answered later, from the disk's own thread (vdisk_read_async). */
+struct fuse_async_read {
+	struct transport_fuse *fuse;
+	struct fuse_node *node;
+	struct vdisk *disk;
+	uint64_t unique;
+	int fd; /* the clone the request came on: the kernel matches answers there */
+};
+
+static void fuse_read_done(void *opaque, int result, const void *data, size_t len)
+{
+	struct fuse_async_read *read = opaque;
+	struct fuse_out_header out = { .error = result, .unique = read->unique };
+	struct iovec iov[2] = {
+		{ .iov_base = &out, .iov_len = sizeof(out) },
+		{ .iov_base = (void *)data, .iov_len = len },
+	};
+
+	fuse_send(read->fd, iov, result || !len ? 1 : 2);
+	fuse_disk_put(read->fuse, read->node, read->disk);
+	free(read);
+}
+
+/* 0 when the disk took the read to answer later; else the caller reads. */
+static int fuse_read_async(struct fuse_context *ctx, struct fuse_node *node, struct vdisk *disk, uint64_t unique,
+			   size_t len, uint64_t offset)
+{
+	struct fuse_async_read *read;
+
+	/* A ring entry is answered by its own worker: there, reads wait. */
+	if (ctx->ring || !disk->ops->read_async || len == 0)
+		return -EOPNOTSUPP;
+	read = malloc(sizeof(*read));
+	if (!read)
+		return -ENOMEM;
+	*read = (struct fuse_async_read){ .fuse = ctx->fuse, .node = node, .disk = disk, .unique = unique, .fd = ctx->fd };
+	if (vdisk_read_async(disk, len, offset, fuse_read_done, read) < 0) {
+		free(read);
+		return -EAGAIN;
+	}
+	ctx->answered = true;
+	return 0;
+}
+
 static void fuse_do_read(struct fuse_context *ctx, const struct fuse_in_header *in, const void *op)
 {
 	const struct fuse_read_in *read_in = op;
@@ -369,6 +413,8 @@ static void fuse_do_read(struct fuse_context *ctx, const struct fuse_in_header *
 			len = 0;
 		else if (len > disk->size - read_in->offset)
 			len = (size_t)(disk->size - read_in->offset);
+		if (fuse_read_async(ctx, node, disk, in->unique, len, read_in->offset) == 0)
+			return; /* answered by fuse_read_done, which also puts the disk */
 		/* Straight from where the disk keeps the bytes when it can. */
 		view = vdisk_view(disk, len, read_in->offset);
 		r = view ? 0 : vdisk_read(disk, ctx->data, len, read_in->offset);

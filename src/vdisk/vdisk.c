@@ -100,6 +100,15 @@ void vdisk_view_end(struct vdisk *disk)
 	disk->ops->view_end(disk);
 }
 
+int vdisk_read_async(struct vdisk *disk, size_t len, uint64_t offset, vdisk_read_done_fn done, void *opaque)
+{
+	if (!disk->ops->read_async)
+		return -EOPNOTSUPP;
+	if (len == 0 || vdisk_check_range(disk, offset, len) < 0)
+		return -EINVAL;
+	return disk->ops->read_async(disk, len, offset, done, opaque);
+}
+
 int vdisk_resize(struct vdisk *disk, uint64_t new_size)
 {
 	if (!disk->ops->resize)

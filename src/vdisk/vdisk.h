@@ -16,6 +16,10 @@
 
 struct vdisk;
 
+/* Where an asynchronous read ends: called once, from any thread, with 0 and the
+ * bytes (valid only during the call) or a negative errno. */
+typedef void (*vdisk_read_done_fn)(void *opaque, int result, const void *data, size_t len);
+
 struct vdisk_ops {
 	const char *name; /* "memory", "file", "proxy", "window", ... */
 	int (*read)(struct vdisk *disk, void *buf, size_t len, uint64_t offset);
@@ -31,6 +35,11 @@ struct vdisk_ops {
 	 * valid, and the disk's layout fixed, until view_end. */
 	const void *(*view)(struct vdisk *disk, size_t len, uint64_t offset);
 	void (*view_end)(struct vdisk *disk);
+	/* Optional: start a read and return at once; `done` gets the bytes later,
+	 * from another thread.  For a disk whose reads wait on something other than
+	 * the CPU (a server), so that one caller keeps many reads in flight.  Any
+	 * negative errno means "not started, read instead" (done is not called). */
+	int (*read_async)(struct vdisk *disk, size_t len, uint64_t offset, vdisk_read_done_fn done, void *opaque);
 	/* Change the size (grow); NULL when the disk cannot. */
 	int (*resize)(struct vdisk *disk, uint64_t new_size);
 	/* Free everything, including the lower disk of a layer. */
@@ -62,6 +71,8 @@ int vdisk_punch(struct vdisk *disk, uint64_t offset, uint64_t len);
  * vdisk_view_end before the disk is written, resized or closed by this thread. */
 const void *vdisk_view(struct vdisk *disk, size_t len, uint64_t offset);
 void vdisk_view_end(struct vdisk *disk);
+/* The read_async op behind a range check; -EOPNOTSUPP without one. */
+int vdisk_read_async(struct vdisk *disk, size_t len, uint64_t offset, vdisk_read_done_fn done, void *opaque);
 int vdisk_resize(struct vdisk *disk, uint64_t new_size);
 void vdisk_close(struct vdisk *disk);
 
