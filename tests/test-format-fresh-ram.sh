@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # -p ext4 on a new RAM disk (it reads all zeroes): mkfs gets -E nodiscard,
-# lazy_itable_init=1,lazy_journal_init=1, so it writes no zeroes over zeroes and
+# assume_storage_prezeroed=1, so it writes no zeroes over zeroes (and every
+# block group says its inode table is zeroed: the kernel will not write it
+# after mounting either) and
 # the disk's memory stays nearly unused (mke2fs's defaults zero a 16 MiB journal:
 # over 6 MiB of the memfd filled).  The file system mounts, holds a file and is
 # clean for e2fsck.  A -E of the user's own replaces the default; an image file,
@@ -8,7 +10,7 @@
 # old bytes), seen as their journal being written.
 . "$(dirname "$0")/functions.sh"
 requires_root
-requires mkfs.ext4 e2fsck
+requires mkfs.ext4 e2fsck dumpe2fs
 start_daemon
 
 # KiB of memory the daemon's RAM disks hold (their memfds' allocated blocks).
@@ -33,6 +35,10 @@ used=$(ram_kib)
 note "fresh RAM disk after -p ext4: $used KiB of memory"
 [ "$used" -lt "$little" ] || fail "-p ext4 filled $used KiB of a fresh RAM disk (zeroes written over zeroes)"
 expect_eq ext4 "$(blkid -o value -s TYPE "$dev")" "file system on the fresh RAM disk"
+groups=$(dumpe2fs "$dev" 2>/dev/null | grep -c '^Group [0-9]')
+zeroed=$(dumpe2fs "$dev" 2>/dev/null | grep '^Group [0-9]' | grep -c 'ITABLE_ZEROED')
+[ "$groups" -gt 0 ] && [ "$zeroed" = "$groups" ] ||
+	fail "only $zeroed of $groups block groups are marked ITABLE_ZEROED (the kernel would zero the rest)"
 mount "$dev" "$mnt"
 random_file "$TEST_DIR/data" 3M
 cp "$TEST_DIR/data" "$mnt/file"

@@ -52,6 +52,8 @@
 #define PROXY_SOCKET_BUFFER (4 << 20)
 /* ImDisk refuses smaller proxy disks. */
 #define PROXY_MIN_SIZE 65536u
+/* After a failed attempt to add a connection, the pool stays as it is this long. */
+#define PROXY_GROW_RETRY_MS 1000
 #define PROXY_BACKOFF_MIN_MS 20u
 #define PROXY_BACKOFF_MAX_MS 500u
 /* How often a client waiting on a shared-memory server checks that it lives. */
@@ -597,7 +599,7 @@ static int conn_acquire(struct proxy_disk *proxy, struct proxy_conn **out)
 				free_slot = conn;
 		}
 		if (proxy->can_reconnect && !proxy->connecting && free_slot &&
-		    (proxy->open_conns == 0 || proxy->can_grow)) {
+		    (proxy->open_conns == 0 || (proxy->can_grow && proxy_ms_until(&proxy->grow_retry) == 0))) {
 			bool reconnect = proxy->open_conns == 0;
 			int timeout = reconnect ? proxy->timeout_ms :
 				(proxy->timeout_ms < (int)PROXY_PROBE_TIMEOUT_MS ? proxy->timeout_ms :
@@ -620,8 +622,13 @@ static int conn_acquire(struct proxy_disk *proxy, struct proxy_conn **out)
 			free_slot->busy = false;
 			proxy->open_conns--;
 			if (!reconnect) {
-				/* One client at a time: live with the connections we have. */
-				proxy->can_grow = false;
+				/* Accepted but never answered: one client at a time, so live
+				 * with the connections we have.  Any other failure (a server
+				 * restarting, out of connections) is tried again later. */
+				if (r == -ETIMEDOUT)
+					proxy->can_grow = false;
+				else
+					proxy->grow_retry = proxy_deadline_after(PROXY_GROW_RETRY_MS);
 				continue;
 			}
 			if (!proxy->lost || proxy_ms_until(&proxy->reconnect_deadline) == 0) {

@@ -73,6 +73,7 @@ struct proxy_disk {
 	unsigned int open_conns; /* open or being connected */
 	bool connecting;         /* one connect at a time */
 	bool can_grow;           /* the server may take another connection */
+	struct timespec grow_retry; /* no new connection before this (zero: now) */
 	bool lost;               /* a request met a dead server; reconnect window open */
 	struct timespec reconnect_deadline;
 

@@ -16,9 +16,12 @@
 
 /* mke2fs's extended options for a device that reads all zeroes.  Writing zeroes
  * over zeroes (inode tables, journal) would only fill a RAM disk's memory, and
- * discarding it does nothing.  On an image or a proxy disk old bytes may be left:
- * a stale journal block could be replayed, so there mke2fs keeps its defaults. */
-static const char zeroed_ext_options[] = "nodiscard,lazy_itable_init=1,lazy_journal_init=1";
+ * discarding it does nothing.  assume_storage_prezeroed (e2fsprogs 1.47) also
+ * marks the inode tables as zeroed, so that the kernel's lazy init does not
+ * write them after the first mount either.  On an image or a proxy disk old
+ * bytes may be left: a stale journal block could be replayed, so there mke2fs
+ * keeps its defaults. */
+static const char zeroed_ext_options[] = "nodiscard,assume_storage_prezeroed=1";
 
 /* mkfs helpers live in sbin, which a user's PATH may lack. */
 static const char *const sbin_dirs[] = {"/usr/sbin", "/sbin", "/usr/local/sbin"};
