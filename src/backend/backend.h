@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "vdisk/vdisk.h"
 
@@ -51,6 +52,13 @@ struct backend_proxy_options {
 	 * (devio shm:NAME; docs/imdproxy-shm.md).  One client at a time (-EBUSY
 	 * while another holds it); a restarted server is attached again. */
 	const char *shm_name;
+	/* Who opens the section and its semaphores, each time (the first attach and
+	 * every attach after a server restart): the file-system identity of this
+	 * user (setfsuid/setfsgid, per thread), so that only a server that user may
+	 * use is reached.  Unset: the process's own. */
+	bool shm_as_user;
+	uid_t shm_uid;
+	gid_t shm_gid;
 	unsigned int max_connections;     /* 0: 4 with connect, else 1 */
 	/* A silent server fails a request after this long (0: 30000); with
 	 * reconnection, reconnecting may take as long again before -EIO. */

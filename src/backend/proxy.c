@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -543,6 +544,23 @@ static int info_check(const struct imdproxy_info *info)
 #define INFO_FLAGS_THAT_MATTER \
 	(IMDPROXY_FLAG_RO | IMDPROXY_FLAG_SUPPORTS_UNMAP | IMDPROXY_FLAG_SUPPORTS_ZERO)
 
+/* The section is opened by name, so by whoever runs a server under that name
+ * now: with the creator's file-system identity, a server restarted by somebody
+ * else is reached only if the creator may use it. */
+static int shm_attach_as_user(struct proxy_disk *proxy, struct proxy_conn *conn)
+{
+	int old_uid, old_gid, r;
+
+	if (!proxy->shm_as_user)
+		return shm_attach(proxy, conn);
+	old_gid = setfsgid(proxy->shm_gid);
+	old_uid = setfsuid(proxy->shm_uid);
+	r = shm_attach(proxy, conn);
+	setfsuid((uid_t)old_uid);
+	setfsgid((gid_t)old_gid);
+	return r;
+}
+
 /* A new connection (through the callback, or attaching the section again),
  * checked to reach the same disk. */
 int proxy_conn_open(struct proxy_disk *proxy, struct proxy_conn *conn, int timeout_ms)
@@ -551,7 +569,7 @@ int proxy_conn_open(struct proxy_disk *proxy, struct proxy_conn *conn, int timeo
 	int r;
 
 	if (proxy->shm) {
-		r = shm_attach(proxy, conn);
+		r = shm_attach_as_user(proxy, conn);
 	} else {
 		int fd = proxy->connect(proxy->connect_opaque);
 		if (fd < 0)
@@ -943,6 +961,9 @@ static int proxy_new(const struct backend_proxy_options *options, struct proxy_d
 			return r;
 		}
 		proxy->shm = true;
+		proxy->shm_as_user = options->shm_as_user;
+		proxy->shm_uid = options->shm_uid;
+		proxy->shm_gid = options->shm_gid;
 	}
 	proxy->connect = options->connect;
 	proxy->connect_opaque = options->connect_opaque;
@@ -999,7 +1020,7 @@ int backend_proxy_open(const struct backend_proxy_options *options, struct vdisk
 		return r;
 	first = &proxy->conns[0];
 	if (proxy->shm) {
-		r = shm_attach(proxy, first);
+		r = shm_attach_as_user(proxy, first);
 	} else if (options->fd >= 0) {
 		fd = options->fd;
 		fd_flags = fcntl(fd, F_GETFL);

@@ -60,6 +60,9 @@ struct proxy_disk {
 	bool shm;
 	bool can_reconnect; /* a callback, or a section to attach again */
 	char shm_name[PROXY_SHM_NAME_MAX + 2];
+	bool shm_as_user; /* attach with this file-system identity */
+	uid_t shm_uid;
+	gid_t shm_gid;
 	char shm_request_name[PROXY_SHM_NAME_MAX + 16];
 	char shm_response_name[PROXY_SHM_NAME_MAX + 16];
 	int timeout_ms;

@@ -123,13 +123,12 @@ static int open_proxy_backend(const struct daemon *daemon, struct disk *disk, in
 
 	if (kind == IMDISK_PROXY_TYPE_SHM) {
 		/* The section is opened by name: with the caller's identity, so that only a
-		 * server the caller may use is reached (setfsuid is per thread). */
+		 * server the caller may use is reached, now and after a restart. */
 		options.shm_name = info->image;
-		setfsgid(caller ? caller->gid : 0);
-		setfsuid(caller ? caller->uid : 0);
+		options.shm_as_user = true;
+		options.shm_uid = caller ? caller->uid : 0;
+		options.shm_gid = caller ? caller->gid : 0;
 		r = backend_proxy_open(&options, out);
-		setfsuid(0);
-		setfsgid(0);
 		if (r < 0)
 			disk_fail(why, r == -ENOENT ? -EHOSTUNREACH : r, "cannot attach to the shared-memory server %s: %s",
 				  info->image, strerror(-r));
