@@ -215,3 +215,13 @@ fake_proxy_idle() {
 	done
 	return 1
 }
+
+# start_pty_pair: a socat pty pair plays a serial cable between $TEST_DIR/a and
+# $TEST_DIR/b (socat ended at cleanup, by PID).
+start_pty_pair() {
+	socat -d -d "pty,raw,echo=0,link=$TEST_DIR/a" "pty,raw,echo=0,link=$TEST_DIR/b" 2>"$TEST_DIR/socat.log" &
+	local pid=$!
+	on_cleanup "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+	for _ in $(seq 100); do [ -e "$TEST_DIR/a" ] && [ -e "$TEST_DIR/b" ] && break; sleep 0.05; done
+	[ -e "$TEST_DIR/a" ] && [ -e "$TEST_DIR/b" ] || fail "socat made no pty pair: $(cat "$TEST_DIR/socat.log")"
+}

@@ -7,11 +7,7 @@ requires socat
 
 img=$TEST_DIR/disk.img
 random_file "$img" $((1 << 20))
-socat -d -d "pty,raw,echo=0,link=$TEST_DIR/a" "pty,raw,echo=0,link=$TEST_DIR/b" 2>"$TEST_DIR/socat.log" &
-socat_pid=$!
-on_cleanup "kill $socat_pid 2>/dev/null; wait $socat_pid 2>/dev/null"
-for _ in $(seq 100); do [ -e "$TEST_DIR/a" ] && [ -e "$TEST_DIR/b" ] && break; sleep 0.05; done
-[ -e "$TEST_DIR/b" ] || fail "socat made no pty pair"
+start_pty_pair
 
 # Bad settings are a usage error.
 expect_error "serial settings" 2 "$DEVIO" "$TEST_DIR/a:115200,9,X" "$img"

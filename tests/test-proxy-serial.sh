@@ -9,11 +9,7 @@ requires_root
 requires socat mkfs.ext4 e2fsck debugfs findmnt
 start_daemon
 
-socat -d -d "pty,raw,echo=0,link=$TEST_DIR/a" "pty,raw,echo=0,link=$TEST_DIR/b" 2>"$TEST_DIR/socat.log" &
-socat_pid=$!
-on_cleanup "kill $socat_pid 2>/dev/null; wait $socat_pid 2>/dev/null"
-for _ in $(seq 100); do [ -e "$TEST_DIR/a" ] && [ -e "$TEST_DIR/b" ] && break; sleep 0.05; done
-[ -e "$TEST_DIR/a" ] && [ -e "$TEST_DIR/b" ] || fail "socat made no pty pair: $(cat "$TEST_DIR/socat.log")"
+start_pty_pair
 
 img=$TEST_DIR/disk.img
 truncate -s 64M "$img"
