@@ -1,17 +1,23 @@
 /* Kernel loop driver access (LOOP_CTL_GET_FREE, LOOP_CONFIGURE, LOOP_GET_STATUS64...). */
 #include "transport/loop.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/fs.h>
 #include <linux/loop.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+
+/* How long a plain open of the device is waited out before it counts as a user. */
+#define LOOP_BUSY_TRIES 5
+#define LOOP_BUSY_WAIT_US 100000
 
 void loop_device_path(uint32_t number, char *buf, size_t size)
 {
@@ -126,6 +132,62 @@ int loop_detach(uint32_t number)
 	return r;
 }
 
+/* Another block device stacked on it (device-mapper, md): /sys/block/loopN/holders. */
+static bool loop_has_holders(uint32_t number)
+{
+	char path[64];
+	struct dirent *entry;
+	bool held = false;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/sys/block/loop%" PRIu32 "/holders", number);
+	dir = opendir(path);
+	if (!dir)
+		return false;
+	while (!held && (entry = readdir(dir)))
+		held = entry->d_name[0] != '.';
+	closedir(dir);
+	return held;
+}
+
+/* Whether a process other than this one has the device open.  The kernel keeps
+ * no open count one can read, so this walks /proc/PID/fd as fuser(1) does. */
+static bool loop_open_elsewhere(uint32_t number)
+{
+	char path[32];
+	struct stat device;
+	struct dirent *process;
+	bool found = false;
+	pid_t self = getpid();
+	DIR *proc;
+
+	loop_device_path(number, path, sizeof(path));
+	if (stat(path, &device) < 0 || !(proc = opendir("/proc")))
+		return false;
+	while (!found && (process = readdir(proc))) {
+		char fd_dir[300], *end;
+		struct dirent *entry;
+		long pid = strtol(process->d_name, &end, 10);
+		DIR *fds;
+
+		if (*end || pid <= 0 || pid == self)
+			continue;
+		snprintf(fd_dir, sizeof(fd_dir), "/proc/%s/fd", process->d_name);
+		fds = opendir(fd_dir);
+		if (!fds)
+			continue; /* gone, or a kernel thread */
+		while (!found && (entry = readdir(fds))) {
+			struct stat st;
+
+			if (entry->d_name[0] != '.' && fstatat(dirfd(fds), entry->d_name, &st, 0) == 0)
+				found = S_ISBLK(st.st_mode) && st.st_rdev == device.st_rdev;
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	return found;
+}
+
 bool loop_is_busy(uint32_t number)
 {
 	int fd = loop_open(number, O_RDONLY | O_EXCL);
@@ -134,6 +196,14 @@ bool loop_is_busy(uint32_t number)
 		return true;
 	if (fd >= 0)
 		close(fd);
+	if (loop_has_holders(number))
+		return true;
+	/* A short open (udev probing a new device, blkid) is waited out. */
+	for (int tries = 0; loop_open_elsewhere(number); tries++) {
+		if (tries == LOOP_BUSY_TRIES)
+			return true;
+		usleep(LOOP_BUSY_WAIT_US);
+	}
 	return false;
 }
 

@@ -46,8 +46,9 @@ int loop_get_status(uint32_t number, struct loop_status *status);
 /* Detach; when the device is still open the kernel detaches it on last close. */
 int loop_detach(uint32_t number);
 
-/* True when some holder has it open exclusively (mounted, in use by a filesystem)
- * or any process has it open: O_EXCL open fails with EBUSY. */
+/* True when the device is in use: opened exclusively (mounted, swap), held by a
+ * stacked device (device-mapper, md), or open in another process for longer than
+ * half a second (a short open such as udev's probe is waited out). */
 bool loop_is_busy(uint32_t number);
 
 /* Flush the device's dirty buffers (fsync + BLKFLSBUF). */
