@@ -60,9 +60,8 @@ expect_error "bad size" 10 imdisk -e -u 0 -s lots
 expect_error "bad offset 'zz'" 10 imdisk -a -f x.img -b zz
 expect_error "size 0" 10 imdisk -a -s 0
 
-# Valid but not supported yet: 3, before anything is created.
-expect_error "not supported yet" 3 imdisk -a -s 1M -P
-expect_error "not supported yet" 3 imdisk -d -u 0 -P
+# --restore takes nothing but --socket.
+expect_error "-s cannot be used with --restore" 13 imdisk --restore -s 1M
 expect_error "bswap.*user-space transport" 13 imdisk -a -s 16M -o bswap --transport=loop
 [ ! -e x.img ] || fail "a refused command created x.img"
 

@@ -16,6 +16,7 @@
 #include "cli/format.h"
 #include "cli/image.h"
 #include "cli/mount.h"
+#include "cli/persist.h"
 #include "cli/proxy.h"
 #include "common/log.h"
 #include "common/size.h"
@@ -326,6 +327,8 @@ int attach(const struct cli_options *o)
 		goto out;
 	}
 	report(o, &plan.device, mounted_on);
+	if (o->persist)
+		err = persist_save(o, plan.device.unit); /* the disk stays either way */
 out:
 	if (err < 0)
 		image_discard(&plan.image);

@@ -12,6 +12,7 @@
 #include "cli/lookup.h"
 #include "cli/mount.h"
 #include "cli/mounttab.h"
+#include "cli/persist.h"
 #include "common/log.h"
 #include "imdisk.h"
 
@@ -69,6 +70,8 @@ int detach(const struct cli_options *o)
 	if ((err = remove_disk(client, &dev, o->remove_mode)) < 0)
 		goto out;
 	printf("Removed device %u: %s\n", dev.unit, dev.device);
+	if (o->persist)
+		err = persist_forget(dev.unit);
 out:
 	imdisk_disconnect(client);
 	return err;

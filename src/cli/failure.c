@@ -98,6 +98,7 @@ static int failure_exit_code(enum cli_step step, int err)
 	case STEP_SIZE:
 		return CLI_EXIT_BAD_SIZE;
 	case STEP_UNSUPPORTED:
+	case STEP_PERSIST:
 		return CLI_EXIT_CREATE_FAILED;
 	case STEP_CONNECT:
 		code = daemon_exit_code(e);

@@ -28,6 +28,7 @@ enum cli_step {
 	STEP_REMOVE,
 	STEP_EDIT,         /* set flags, grow */
 	STEP_QUERY,        /* list, query */
+	STEP_PERSIST,      /* saving, deleting or restoring -P entries */
 };
 
 /* Record a failure; the message gets ": strerror(-err)" appended.  Returns err. */

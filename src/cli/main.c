@@ -9,6 +9,7 @@
 #include "cli/exit_codes.h"
 #include "cli/failure.h"
 #include "cli/options.h"
+#include "cli/persist.h"
 #include "cli/usage.h"
 #include "common/log.h"
 
@@ -47,6 +48,9 @@ int main(int argc, char **argv)
 		break;
 	case ACTION_WATCH:
 		err = watch(&o);
+		break;
+	case ACTION_RESTORE:
+		err = persist_restore(&o);
 		break;
 	default:
 		return CLI_EXIT_USAGE;

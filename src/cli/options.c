@@ -52,6 +52,7 @@ static const struct {
 #define SWITCHES_LIST (SW_UNIT | SW_MOUNT | SW_NUMERIC | SW_JSON | SW_SOCKET)
 #define SWITCHES_EDIT (SW_UNIT | SW_MOUNT | SW_SIZE | SW_OPTIONS | SW_SOCKET)
 #define SWITCHES_WATCH (SW_SOCKET)
+#define SWITCHES_RESTORE (SW_SOCKET)
 
 static const struct {
 	const char *name;
@@ -80,6 +81,7 @@ enum long_only {
 	OPT_HELP,
 	OPT_VERSION,
 	OPT_WATCH,
+	OPT_RESTORE,
 };
 
 static const struct option long_options[] = {
@@ -109,6 +111,7 @@ static const struct option long_options[] = {
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{"watch", no_argument, NULL, OPT_WATCH},
+	{"restore", no_argument, NULL, OPT_RESTORE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -151,6 +154,8 @@ static const char *action_switch(const struct cli_options *o)
 		return "-e";
 	case ACTION_WATCH:
 		return "--watch";
+	case ACTION_RESTORE:
+		return "--restore";
 	default:
 		return "?";
 	}
@@ -408,6 +413,9 @@ static int check_combination(struct cli_options *o, uint32_t seen)
 	case ACTION_WATCH:
 		allowed = SWITCHES_WATCH;
 		break;
+	case ACTION_RESTORE:
+		allowed = SWITCHES_RESTORE;
+		break;
 	default:
 		return fail_plain(STEP_USAGE, -EINVAL, "no action: give -a, -d, -D, -R, -l or -e");
 	}
@@ -436,12 +444,6 @@ static int check_combination(struct cli_options *o, uint32_t seen)
 	}
 	if (err < 0)
 		return err;
-	/* Saving disks across reboots (ImDisk writes them to the registry) has no
-	 * counterpart in imdiskd yet; refuse rather than pretend. */
-	if (o->persist)
-		return fail_plain(STEP_UNSUPPORTED, -ENOTSUP,
-				  "-P (--persist): saving disks across reboots is not supported "
-				  "yet");
 	return 0;
 }
 
@@ -551,6 +553,8 @@ static int parse_switch(int c, const char *arg, struct cli_options *o, uint32_t 
 		return parse_transport(arg, &o->transport);
 	case OPT_WATCH:
 		return set_action(o, ACTION_WATCH, IMDISK_REMOVE_NORMAL, "--watch");
+	case OPT_RESTORE:
+		return set_action(o, ACTION_RESTORE, IMDISK_REMOVE_NORMAL, "--restore");
 	}
 	return fail_plain(STEP_USAGE, -EINVAL, "unknown switch");
 }
@@ -611,6 +615,8 @@ int options_parse(int argc, char **argv, struct cli_options *out)
 		return fail_plain(STEP_USAGE, -EINVAL, "no action given");
 	if ((first_error = check_combination(&o, seen)) < 0)
 		return first_error;
+	o.argc = argc;
+	o.argv = argv;
 	*out = o;
 	return 0;
 }

@@ -17,6 +17,7 @@ enum cli_action {
 	ACTION_LIST,    /* -l */
 	ACTION_EDIT,    /* -e */
 	ACTION_WATCH,   /* --watch */
+	ACTION_RESTORE, /* --restore */
 	ACTION_HELP,    /* --help */
 	ACTION_VERSION, /* --version */
 };
@@ -78,6 +79,8 @@ struct cli_options {
 	bool json;                /* --json */
 	const char *socket;       /* --socket */
 	enum imdisk_transport transport; /* --transport */
+	int argc;                 /* the command line, for -P */
+	char **argv;
 };
 
 /* Parse argv.  Returns 0, or a negative errno with the failure recorded
