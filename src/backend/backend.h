@@ -30,6 +30,22 @@ int backend_memory_preload(struct vdisk *disk, int image_fd, uint64_t image_offs
  * devices), zero uses FALLOC_FL_ZERO_RANGE (BLKZEROOUT on devices). */
 int backend_file_open(int fd, bool read_only, struct vdisk **out);
 
+/* A VHD image in the regular file fd (backend/vhd.c): a dynamic disk is served
+ * read/write through its block allocation table (blocks allocated at the end of
+ * the file as they are first written), a fixed disk as the window of the file
+ * before its footer.  Takes ownership of fd on success (on failure the caller
+ * still owns it); read-only as backend_file_open.  Fails with -EMEDIUMTYPE for a
+ * file that is no VHD, -EOPNOTSUPP for a differencing disk, -EBADMSG for a bad
+ * cookie, checksum or field, -ERANGE for a table, block or size that lies
+ * outside the file or past the format's bounds, -EINVAL when fd is not a
+ * regular file. */
+int backend_vhd_open(int fd, bool read_only, struct vdisk **out);
+/* 1 when the regular file fd looks like a VHD (ImDisk's test: the footer's copy
+ * "conectix" at offset 0; or a footer with a valid checksum at its end, all a
+ * fixed disk has), damaged or not; 0 when not (or fd is no regular file); or a
+ * negative errno. */
+int backend_vhd_detect(int fd);
+
 /* IMDPROXY client: a disk served by devio (or ImDisk's own servers) over a stream:
  * a TCP or unix-domain socket, a serial line.  Opens one connection for INFO (the
  * disk's size, read-only and what it supports) and then serves I/O over a pool of

@@ -1,5 +1,5 @@
-/* Little-endian loads and stores on unaligned buffers: every wire format here
- * (control, IMDPROXY, MBR/GPT) is little-endian. */
+/* Loads and stores on unaligned buffers: little-endian for the wire formats
+ * (control, IMDPROXY, MBR/GPT), big-endian for VHD images' metadata. */
 #ifndef IMDISK_COMMON_ENDIAN_H
 #define IMDISK_COMMON_ENDIAN_H
 
@@ -36,6 +36,28 @@ static inline void put_le64(uint8_t *p, uint64_t v)
 {
 	put_le32(p, (uint32_t)v);
 	put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static inline uint32_t get_be32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+static inline uint64_t get_be64(const uint8_t *p)
+{
+	return ((uint64_t)get_be32(p) << 32) | get_be32(p + 4);
+}
+
+static inline void put_be32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+static inline void put_be64(uint8_t *p, uint64_t v)
+{
+	put_be32(p, (uint32_t)(v >> 32));
+	put_be32(p + 4, (uint32_t)v);
 }
 
 #endif

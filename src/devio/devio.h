@@ -131,6 +131,7 @@ bool devio_shm_name_valid(const char *name);
 struct devio_disk_spec {
 	const char *path;       /* image file, block device, or "memory:SIZE" */
 	bool read_only;
+	bool raw;               /* the file's bytes as they are, even a VHD's */
 	enum {
 		DEVIO_WINDOW_AUTO,      /* partition 1 when the image has a table, else all */
 		DEVIO_WINDOW_PARTITION, /* partition `partition` (0: the whole image) */

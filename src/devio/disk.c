@@ -1,5 +1,6 @@
-/* What devio serves: an image file, a block device or a RAM disk, seen through a
- * window (an offset, a size, or a partition of the table found at the offset). */
+/* What devio serves: an image file (raw, or the virtual disk of a VHD image), a
+ * block device or a RAM disk, seen through a window (an offset, a size, or a
+ * partition of the table found at the offset). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -48,10 +49,31 @@ static int open_memory(const char *text, struct vdisk **out)
 	return r;
 }
 
-static int open_image(const char *path, bool read_only, struct vdisk **out)
+/* The message for backend_vhd_open's errors. */
+static const char *vhd_error(int r)
 {
+	switch (r) {
+	case -EBADMSG:
+		return "a corrupt VHD image (bad cookie, checksum or header field); --raw serves "
+		       "its bytes as they are";
+	case -ERANGE:
+		return "a corrupt VHD image (its table or a block lies outside the file); --raw "
+		       "serves its bytes as they are";
+	case -EOPNOTSUPP:
+		return "a differencing VHD image: only dynamic and fixed ones are served";
+	default:
+		return strerror(-r);
+	}
+}
+
+/* A VHD image (detected as ImDisk does, unless raw) is served as the virtual
+ * disk it holds; any other file or device as its bytes. */
+static int open_image(const struct devio_disk_spec *spec, struct vdisk **out)
+{
+	const char *path = spec->path;
+	bool read_only = spec->read_only;
 	int fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	int r;
+	int r, is_vhd = 0;
 
 	if (fd < 0) {
 		r = -errno;
@@ -61,6 +83,25 @@ static int open_image(const char *path, bool read_only, struct vdisk **out)
 		else
 			log_error("cannot open %s: %s", path, strerror(-r));
 		return r;
+	}
+	if (!spec->raw) {
+		is_vhd = backend_vhd_detect(fd);
+		if (is_vhd < 0) {
+			log_error("cannot read %s: %s", path, strerror(-is_vhd));
+			close(fd);
+			return is_vhd;
+		}
+	}
+	if (is_vhd) {
+		r = backend_vhd_open(fd, read_only, out);
+		if (r < 0) {
+			log_error("cannot serve %s: %s", path, vhd_error(r));
+			close(fd);
+			return r;
+		}
+		log_info("%s is a %s VHD image: serving its virtual disk of %" PRIu64 " bytes", path,
+			 strcmp((*out)->ops->name, "vhd") ? "fixed" : "dynamic", (*out)->size);
+		return 0;
 	}
 	r = backend_file_open(fd, read_only, out);
 	if (r < 0) {
@@ -155,7 +196,7 @@ int devio_disk_open(const struct devio_disk_spec *spec, struct vdisk **out)
 	if (!strncmp(spec->path, MEMORY_PREFIX, strlen(MEMORY_PREFIX)))
 		r = open_memory(spec->path + strlen(MEMORY_PREFIX), &disk);
 	else
-		r = open_image(spec->path, spec->read_only, &disk);
+		r = open_image(spec, &disk);
 	if (r < 0)
 		return r;
 	if (spec->read_only && !(disk->flags & VDISK_READ_ONLY)) {

@@ -3,6 +3,9 @@
  *   devio [-r] tcp-port|-|shm:NAME|/dev/ttyX[:settings] diskdev [blocks|partition]
  *         [offset] [alignment] [buffersize]
  *
+ * A VHD image (dynamic or fixed) is served as the virtual disk it holds, as the
+ * reference server serves dynamic ones; --raw serves any file's bytes as they are.
+ *
  * The positional form and its number rules are the reference server's; long
  * options say the same things by name.  Exit status: 0 normal end, 1 runtime
  * error, 2 usage error. */
@@ -98,6 +101,8 @@ static void print_help(void)
 	       "      --buffer-size BYTES as BUFFERSIZE\n"
 	       "      --cache=MODE        writethrough (default: a write is acknowledged once\n"
 	       "                          durable) or writeback (flushed at session end)\n"
+	       "      --raw               serve the image's bytes as they are (a VHD image is\n"
+	       "                          otherwise served as the virtual disk it holds)\n"
 	       "  -v, --verbose           log every request\n"
 	       "  -q, --quiet             log only warnings and errors\n"
 	       "  -h, --help              show this help\n"
@@ -238,6 +243,7 @@ enum {
 	OPT_ALIGNMENT,
 	OPT_BUFFER_SIZE,
 	OPT_CACHE,
+	OPT_RAW,
 };
 
 static const struct option long_options[] = {
@@ -251,6 +257,7 @@ static const struct option long_options[] = {
 	{"alignment", required_argument, NULL, OPT_ALIGNMENT},
 	{"buffer-size", required_argument, NULL, OPT_BUFFER_SIZE},
 	{"cache", required_argument, NULL, OPT_CACHE},
+	{"raw", no_argument, NULL, OPT_RAW},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -341,6 +348,9 @@ static void parse_command_line(int argc, char **argv, struct config *config)
 				config->writeback = false;
 			else
 				usage_error("bad cache mode '%s' (writeback or writethrough)", optarg);
+			break;
+		case OPT_RAW:
+			config->disk.raw = true;
 			break;
 		case 'v':
 			config->log_level = LOG_LEVEL_DEBUG;
