@@ -10,11 +10,12 @@ static const char forms[] =
 	"Usage:\n"
 	"  imdisk -a [-t vm|file|proxy] [-m DIR] [-n] [-o OPTS] [-f|-F IMAGE] [-s SIZE]\n"
 	"            [-b OFFSET|auto] [-v PARTITION] [-S SECTORSIZE] [-u UNIT]\n"
-	"            [-x SECTORS/TRACK] [-y TRACKS/CYLINDER] [-p \"FSTYPE [MKFS OPTIONS]\"]\n"
-	"  imdisk -d|-D [-u UNIT | -m DIR]\n"
+	"            [-x SECTORS/TRACK] [-y TRACKS/CYLINDER] [-p \"FSTYPE [MKFS OPTIONS]\"] [-P]\n"
+	"  imdisk -d|-D [-u UNIT | -m DIR] [-P]\n"
 	"  imdisk -R -u UNIT\n"
 	"  imdisk -l [-u UNIT | -m DIR] [-n | --json]\n"
-	"  imdisk -e [-s SIZE] [-o OPTS] [-u UNIT | -m DIR]\n";
+	"  imdisk -e [-s SIZE] [-o OPTS] [-u UNIT | -m DIR]\n"
+	"  imdisk --restore\n";
 
 static const char details[] =
 	"\n"
