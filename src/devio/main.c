@@ -19,10 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/serial_port.h"
 #include "common/size.h"
 #include "devio/devio.h"
 
@@ -170,9 +170,8 @@ static int parse_reference_size(const char *text, uint64_t unit, uint64_t *bytes
 
 static void parse_transport(const char *text, struct config *config)
 {
-	struct stat st;
 	uint64_t port;
-	char *colon;
+	int r;
 
 	if (!strcmp(text, "-")) {
 		config->transport = TRANSPORT_STDIO;
@@ -188,24 +187,20 @@ static void parse_transport(const char *text, struct config *config)
 		config->transport = TRANSPORT_TCP;
 		config->port = (uint16_t)port;
 	} else {
-		/* A serial line: "device[:settings]", unless the whole text names a file
-		 * (some device names hold colons). */
+		/* A serial line: "device[:settings]", split as imdisk -o comm splits it. */
 		config->transport = TRANSPORT_SERIAL;
-		config->serial_device = strdup(text);
+		config->serial_device = malloc(PATH_MAX);
 		if (!config->serial_device) {
 			log_error("out of memory");
 			exit(EXIT_RUNTIME);
 		}
-		colon = strrchr(config->serial_device, ':');
-		if (colon && stat(text, &st) < 0) {
-			*colon = '\0';
-			config->serial_settings = colon + 1;
-			if (devio_serial_settings_valid(config->serial_settings) < 0)
-				usage_error("bad serial settings '%s' (e.g. 115200,8,N,1)",
-					    config->serial_settings);
-		}
-		if (!config->serial_device[0])
+		r = serial_target_split(text, config->serial_device, PATH_MAX, &config->serial_settings);
+		if (r == -EINVAL)
 			usage_error("no serial device in '%s'", text);
+		if (r < 0)
+			usage_error("serial device name too long in '%s'", text);
+		if (config->serial_settings && devio_serial_settings_valid(config->serial_settings) < 0)
+			usage_error("bad serial settings '%s' (e.g. 115200,8,N,1)", config->serial_settings);
 	}
 }
 
