@@ -139,30 +139,43 @@ static int write_zeroes(int fd, uint64_t offset, uint64_t len)
 	return 0;
 }
 
-static int vhd_read(struct vdisk *disk, void *buf, size_t len, uint64_t offset)
+/* Calls piece() for each part of [offset, offset + len) that lies in one block:
+ * the block's index, where the part starts in it, its length, and how many bytes
+ * of the range came before it.  Stops at the first error. */
+typedef int (*block_piece_fn)(struct vhd_disk *vhd, uint64_t index, uint32_t inside, size_t n, uint64_t done,
+			      void *arg);
+
+static int for_each_block(struct vhd_disk *vhd, uint64_t offset, uint64_t len, block_piece_fn piece, void *arg)
 {
-	struct vhd_disk *vhd = to_vhd(disk);
-	uint8_t *out = buf;
+	for (uint64_t done = 0; done < len;) {
+		uint64_t index = (offset + done) / vhd->block_size;
+		uint32_t inside = (uint32_t)((offset + done) % vhd->block_size);
+		size_t n = vhd->block_size - inside < len - done ? vhd->block_size - inside : (size_t)(len - done);
+		int r = piece(vhd, index, inside, n, done, arg);
 
-	while (len) {
-		uint64_t index = offset / vhd->block_size;
-		uint32_t inside = (uint32_t)(offset % vhd->block_size);
-		size_t n = vhd->block_size - inside < len ? vhd->block_size - inside : len;
-		uint32_t entry = atomic_load_explicit(&vhd->bat[index], memory_order_acquire);
-
-		if (entry == VHD_UNALLOCATED) {
-			memset(out, 0, n);
-		} else {
-			/* Zero-filled past the end: someone may shorten the file under us. */
-			int r = pread_zero_filled(vhd->fd, out, n, (off_t)(block_data(vhd, entry) + inside));
-			if (r < 0)
-				return r;
-		}
-		out += n;
-		offset += n;
-		len -= n;
+		if (r < 0)
+			return r;
+		done += n;
 	}
 	return 0;
+}
+
+static int read_piece(struct vhd_disk *vhd, uint64_t index, uint32_t inside, size_t n, uint64_t done, void *arg)
+{
+	uint8_t *out = (uint8_t *)arg + done;
+	uint32_t entry = atomic_load_explicit(&vhd->bat[index], memory_order_acquire);
+
+	if (entry == VHD_UNALLOCATED) {
+		memset(out, 0, n);
+		return 0;
+	}
+	/* Zero-filled past the end: someone may shorten the file under us. */
+	return pread_zero_filled(vhd->fd, out, n, (off_t)(block_data(vhd, entry) + inside));
+}
+
+static int vhd_read(struct vdisk *disk, void *buf, size_t len, uint64_t offset)
+{
+	return for_each_block(to_vhd(disk), offset, len, read_piece, buf);
 }
 
 /* After data went to sectors [inside, inside + len) of an allocated block: set
@@ -294,50 +307,38 @@ static int write_in_block(struct vhd_disk *vhd, uint64_t index, uint32_t inside,
 	return mark_written(vhd, index, entry, inside, len);
 }
 
+static int write_piece(struct vhd_disk *vhd, uint64_t index, uint32_t inside, size_t n, uint64_t done, void *arg)
+{
+	return write_in_block(vhd, index, inside, (const uint8_t *)arg + done, n);
+}
+
 static int vhd_write(struct vdisk *disk, const void *buf, size_t len, uint64_t offset)
 {
-	struct vhd_disk *vhd = to_vhd(disk);
-	const uint8_t *in = buf;
-
-	while (len) {
-		uint64_t index = offset / vhd->block_size;
-		uint32_t inside = (uint32_t)(offset % vhd->block_size);
-		size_t n = vhd->block_size - inside < len ? vhd->block_size - inside : len;
-		int r = write_in_block(vhd, index, inside, in, n);
-
-		if (r < 0)
-			return r;
-		in += n;
-		offset += n;
-		len -= n;
-	}
-	return 0;
+	return for_each_block(to_vhd(disk), offset, len, write_piece, (void *)buf);
 }
 
 /* Zeroes only the allocated blocks of the range: the others read as zeroes
  * already, and allocating them just to hold zeroes would grow the image. */
-static int vhd_zero(struct vdisk *disk, uint64_t offset, uint64_t len)
+static int zero_piece(struct vhd_disk *vhd, uint64_t index, uint32_t inside, size_t n, uint64_t done, void *arg)
 {
-	struct vhd_disk *vhd = to_vhd(disk);
+	(void)done;
+	(void)arg;
+	if (atomic_load_explicit(&vhd->bat[index], memory_order_acquire) == VHD_UNALLOCATED)
+		return 0;
+	for (size_t at = 0; at < n;) {
+		size_t chunk = n - at < sizeof(zeroes) ? n - at : sizeof(zeroes);
+		int r = write_in_block(vhd, index, (uint32_t)(inside + at), zeroes, chunk);
 
-	while (len) {
-		uint64_t index = offset / vhd->block_size;
-		uint32_t inside = (uint32_t)(offset % vhd->block_size);
-		uint64_t n = vhd->block_size - inside < len ? vhd->block_size - inside : len;
-
-		if (atomic_load_explicit(&vhd->bat[index], memory_order_acquire) != VHD_UNALLOCATED) {
-			for (uint64_t done = 0; done < n;) {
-				size_t chunk = n - done < sizeof(zeroes) ? (size_t)(n - done) : sizeof(zeroes);
-				int r = write_in_block(vhd, index, (uint32_t)(inside + done), zeroes, chunk);
-				if (r < 0)
-					return r;
-				done += chunk;
-			}
-		}
-		offset += n;
-		len -= n;
+		if (r < 0)
+			return r;
+		at += chunk;
 	}
 	return 0;
+}
+
+static int vhd_zero(struct vdisk *disk, uint64_t offset, uint64_t len)
+{
+	return for_each_block(to_vhd(disk), offset, len, zero_piece, NULL);
 }
 
 static int vhd_flush(struct vdisk *disk)
