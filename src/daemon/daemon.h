@@ -18,6 +18,13 @@ struct transport_fuse;
  * disks (docs/performance.md); --fuse-workers changes it. */
 #define DAEMON_FUSE_WORKERS 2
 
+/* How the FUSE transport takes its requests. */
+enum daemon_fuse_channel {
+	DAEMON_FUSE_AUTO,     /* io_uring where the kernel has it, else /dev/fuse */
+	DAEMON_FUSE_IO_URING, /* io_uring, with a warning where it cannot be had */
+	DAEMON_FUSE_DEVICE,   /* /dev/fuse only */
+};
+
 struct daemon {
 	struct disk_table table;
 	char socket_path[PATH_MAX];
@@ -31,7 +38,7 @@ struct daemon {
 	 * may take as long again): I/O never hangs on a vanished server. */
 	unsigned proxy_timeout_ms;
 	unsigned fuse_workers; /* --fuse-workers */
-	bool fuse_io_uring; /* --fuse-io-uring: serve FUSE over io_uring when the kernel can */
+	enum daemon_fuse_channel fuse_channel; /* --fuse-io-uring, --no-fuse-io-uring */
 };
 
 /* Record the user-facing reason for a failure once, where it is first known, into

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/fsuid.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -39,18 +40,35 @@ void daemon_fuse_directory(const struct daemon *daemon, char *buf, size_t size)
 }
 
 #define FUSE_URING_SWITCH "/sys/module/fuse/parameters/enable_uring"
+/* Serializes imdiskd instances flipping the switch, so that none of them takes
+ * another's "on" for the machine's setting and leaves it on for good. */
+#define FUSE_URING_SWITCH_LOCK "/run/imdisk-fuse-uring.lock"
 
-/* With --fuse-io-uring the kernel's machine-wide switch is on only while our
- * connection is made (the connection keeps io_uring), then set back. */
+/* FUSE over io_uring is the faster channel (one system call per batch of
+ * requests instead of two per request; docs/performance.md), but the kernel's
+ * switch for it is machine-wide and off by default: it is turned on only while
+ * our connection is made (the connection keeps io_uring), then set back. */
 static int start_transport(struct daemon *daemon, const char *directory)
 {
 	char before = 'N';
-	int fd = -1, r;
+	int fd = -1, lock_fd = -1, r;
 
-	if (daemon->fuse_io_uring) {
+	if (daemon->fuse_channel != DAEMON_FUSE_DEVICE) {
+		lock_fd = open(FUSE_URING_SWITCH_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (lock_fd >= 0 && flock(lock_fd, LOCK_EX) < 0) {
+			close(lock_fd);
+			lock_fd = -1;
+		}
 		fd = open(FUSE_URING_SWITCH, O_RDWR | O_CLOEXEC);
-		if (fd < 0 || pread(fd, &before, 1, 0) != 1 || pwrite(fd, "Y", 1, 0) != 1)
-			log_warning("cannot turn on FUSE over io_uring (%s): using /dev/fuse", FUSE_URING_SWITCH);
+		if (fd < 0 || pread(fd, &before, 1, 0) != 1 || pwrite(fd, "Y", 1, 0) != 1) {
+			if (daemon->fuse_channel == DAEMON_FUSE_IO_URING)
+				log_warning("cannot turn on FUSE over io_uring (%s): using /dev/fuse", FUSE_URING_SWITCH);
+			else
+				log_info("FUSE over io_uring not available (%s): using /dev/fuse", FUSE_URING_SWITCH);
+			if (fd >= 0)
+				close(fd);
+			fd = -1;
+		}
 	}
 	r = transport_fuse_start(directory, daemon->fuse_workers, &daemon->fuse);
 	if (fd >= 0) {
@@ -58,6 +76,8 @@ static int start_transport(struct daemon *daemon, const char *directory)
 			log_warning("cannot set %s back to %c", FUSE_URING_SWITCH, before);
 		close(fd);
 	}
+	if (lock_fd >= 0)
+		close(lock_fd); /* and with it the lock */
 	return r;
 }
 

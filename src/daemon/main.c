@@ -32,9 +32,11 @@ static void usage(FILE *out)
 		"  -d, --state-dir DIR   where disk state is kept for re-adoption (default: the socket's\n"
 		"                        folder + /state)\n"
 		"  -f, --foreground      stay in the foreground (default: detach once the socket is ready)\n"
-		"  -u, --fuse-io-uring   serve user-space disks with FUSE over io_uring (kernel 6.14+;\n"
-		"                        turns the machine-wide fuse enable_uring switch on while\n"
-		"                        the mount is made)\n"
+		"  -u, --fuse-io-uring   serve user-space disks with FUSE over io_uring (the default\n"
+		"                        where the kernel has it, 6.14+; turns the machine-wide\n"
+		"                        fuse enable_uring switch on only while the mount is made);\n"
+		"                        with -u, a kernel without it is warned about\n"
+		"      --no-fuse-io-uring  serve them through /dev/fuse, and leave the switch alone\n"
 		"  -w, --fuse-workers N  threads serving user-space disks (1-64, default 2: one per\n"
 		"                        core of a small machine; more help disks that wait on a\n"
 		"                        server, not on the CPU)\n"
@@ -192,6 +194,7 @@ int main(int argc, char **argv)
 		{"foreground", no_argument, NULL, 'f'},   {"verbose", no_argument, NULL, 'v'},
 		{"proxy-timeout", required_argument, NULL, 't'},
 		{"fuse-io-uring", no_argument, NULL, 'u'},
+		{"no-fuse-io-uring", no_argument, NULL, 'U'},
 		{"fuse-workers", required_argument, NULL, 'w'},
 		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -212,7 +215,8 @@ int main(int argc, char **argv)
 		case 's': socket_path = optarg; break;
 		case 'd': state_dir = optarg; break;
 		case 'f': foreground = true; break;
-		case 'u': daemon.fuse_io_uring = true; break;
+		case 'u': daemon.fuse_channel = DAEMON_FUSE_IO_URING; break;
+		case 'U': daemon.fuse_channel = DAEMON_FUSE_DEVICE; break;
 		case 't': {
 			char *end;
 			double seconds = strtod(optarg, &end);

@@ -97,6 +97,7 @@ struct fuse_transport_uring_cmd {
  * one queue it can take in one batch. */
 #define FUSE_TRANSPORT_RING_DEPTH 4u
 #define FUSE_TRANSPORT_RING_STOP UINT64_MAX /* user_data of the stop poll */
+#define FUSE_TRANSPORT_RING_WAKE (UINT64_MAX - 1) /* ... of the read of `wake_fd` */
 
 /* Answers to requests moving at least this many bytes are sent at once rather
  * than with the rest of the batch: the copying dominates there, and holding a
@@ -151,7 +152,7 @@ struct fuse_worker {
 struct fuse_ring_entry {
 	struct fuse_transport_uring_header *header;
 	unsigned char *payload;
-	struct iovec iov[2];
+	struct iovec iov[2]; /* header, payload */
 	uint16_t qid; /* the kernel queue it is registered on */
 };
 
@@ -170,6 +171,14 @@ struct fuse_ring_worker {
 	struct fuse_ring_entry *entries;
 	int setup_result;   /* from the thread: ring and registration */
 	bool setup_done;
+	/* Reads a disk finished on another thread (proxy disks) wait here for this
+	 * worker to commit them: a ring has a single issuer.  `wake_fd` (an
+	 * eventfd, read through the ring) is written when the list becomes
+	 * non-empty. */
+	pthread_mutex_t finished_lock;
+	struct fuse_async_read *finished;
+	int wake_fd;
+	uint64_t wake_count;
 };
 
 struct transport_fuse {
@@ -357,7 +366,44 @@ struct fuse_async_read {
 	struct vdisk *disk;
 	uint64_t unique;
 	int fd; /* the clone the request came on: the kernel matches answers there */
+	/* A request that came on a ring: its entry, and the outcome for the
+	 * worker to commit. */
+	struct fuse_ring_worker *ring;
+	unsigned entry;
+	int result;
+	size_t len;
+	struct fuse_async_read *next;
 };
+
+/* The answer is already in the entry's payload: hand it to the ring's worker.
+ * The disk is put only once the read is queued, so a disk removal (and so a
+ * transport stop) cannot overtake it. */
+static void fuse_ring_read_done(struct fuse_async_read *read, int result, const void *data, size_t len)
+{
+	struct fuse_ring_worker *rw = read->ring;
+	struct fuse_ring_entry *e = &rw->entries[read->entry];
+	struct transport_fuse *fuse = read->fuse;
+	struct fuse_node *node = read->node;
+	struct vdisk *disk = read->disk;
+	uint64_t one = 1;
+	bool was_empty;
+
+	if (result == 0 && len > e->iov[1].iov_len)
+		result = -EIO;
+	if (result == 0 && len && data != e->payload)
+		memcpy(e->payload, data, len);
+	read->result = result;
+	read->len = result ? 0 : len;
+	pthread_mutex_lock(&rw->finished_lock);
+	was_empty = !rw->finished;
+	read->next = rw->finished;
+	rw->finished = read;
+	pthread_mutex_unlock(&rw->finished_lock);
+	if (was_empty && write(rw->wake_fd, &one, sizeof(one)) < 0) {
+		/* an eventfd's counter cannot overflow from this: nothing to do */
+	}
+	fuse_disk_put(fuse, node, disk);
+}
 
 static void fuse_read_done(void *opaque, int result, const void *data, size_t len)
 {
@@ -368,6 +414,10 @@ static void fuse_read_done(void *opaque, int result, const void *data, size_t le
 		{ .iov_base = (void *)data, .iov_len = len },
 	};
 
+	if (read->ring) {
+		fuse_ring_read_done(read, result, data, len);
+		return;
+	}
 	fuse_send(read->fd, iov, result || !len ? 1 : 2);
 	fuse_disk_put(read->fuse, read->node, read->disk);
 	free(read);
@@ -379,13 +429,13 @@ static int fuse_read_async(struct fuse_context *ctx, struct fuse_node *node, str
 {
 	struct fuse_async_read *read;
 
-	/* A ring entry is answered by its own worker: there, reads wait. */
-	if (ctx->ring || !disk->ops->read_async || len == 0)
+	if (!disk->ops->read_async || len == 0)
 		return -EOPNOTSUPP;
 	read = malloc(sizeof(*read));
 	if (!read)
 		return -ENOMEM;
-	*read = (struct fuse_async_read){ .fuse = ctx->fuse, .node = node, .disk = disk, .unique = unique, .fd = ctx->fd };
+	*read = (struct fuse_async_read){ .fuse = ctx->fuse, .node = node, .disk = disk, .unique = unique,
+					  .fd = ctx->fd, .ring = ctx->ring, .entry = ctx->entry };
 	if (vdisk_read_async(disk, len, offset, fuse_read_done, read) < 0) {
 		free(read);
 		return -EAGAIN;
@@ -1048,6 +1098,17 @@ static size_t fuse_ring_request(struct fuse_ring_worker *rw, unsigned entry)
 	return payload_len + e->header->ent_in_out.payload_sz;
 }
 
+static int fuse_ring_arm_wake(struct fuse_ring_worker *rw)
+{
+	struct io_uring_sqe *sqe = fuse_ring_sqe(rw);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_read(sqe, rw->wake_fd, &rw->wake_count, sizeof(rw->wake_count), 0);
+	sqe->user_data = FUSE_TRANSPORT_RING_WAKE;
+	return 0;
+}
+
 static int fuse_ring_setup(struct fuse_ring_worker *rw)
 {
 	struct transport_fuse *fuse = rw->fuse;
@@ -1055,7 +1116,7 @@ static int fuse_ring_setup(struct fuse_ring_worker *rw)
 	struct io_uring_params params = {
 		.flags = IORING_SETUP_SQE128 | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
 	};
-	unsigned depth = 2 * rw->entry_count + 2;
+	unsigned depth = 2 * rw->entry_count + 4;
 	struct io_uring_sqe *sqe;
 	unsigned char *headers;
 	int r;
@@ -1101,8 +1162,37 @@ static int fuse_ring_setup(struct fuse_ring_worker *rw)
 		return -EBUSY;
 	io_uring_prep_poll_add(sqe, fuse->stop_fd, POLLIN);
 	sqe->user_data = FUSE_TRANSPORT_RING_STOP;
+	r = fuse_ring_arm_wake(rw);
+	if (r < 0)
+		return r;
 	r = io_uring_submit(&rw->ring);
 	return r < 0 ? r : 0;
+}
+
+/* Commit the reads that other threads finished for this worker's entries. */
+static void fuse_ring_commit_finished(struct fuse_ring_worker *rw)
+{
+	struct fuse_async_read *read, *next;
+
+	pthread_mutex_lock(&rw->finished_lock);
+	read = rw->finished;
+	rw->finished = NULL;
+	pthread_mutex_unlock(&rw->finished_lock);
+	for (; read; read = next) {
+		struct fuse_ring_entry *e = &rw->entries[read->entry];
+		struct fuse_context ctx = {
+			.fuse = rw->fuse,
+			.data = e->payload,
+			.data_size = e->iov[1].iov_len,
+			.fd = -1,
+			.ring = rw,
+			.entry = read->entry,
+		};
+
+		next = read->next;
+		fuse_reply(&ctx, read->unique, read->result, e->payload, read->len);
+		free(read);
+	}
 }
 
 static void *fuse_ring_main(void *opaque)
@@ -1131,6 +1221,11 @@ static void *fuse_ring_main(void *opaque)
 			seen++;
 			if (cqe->user_data == FUSE_TRANSPORT_RING_STOP)
 				stop = true;
+			else if (cqe->user_data == FUSE_TRANSPORT_RING_WAKE) {
+				fuse_ring_commit_finished(rw);
+				if (cqe->res >= 0 && fuse_ring_arm_wake(rw) < 0)
+					stop = true;
+			}
 			else if (cqe->res == -ENOTCONN || cqe->res == -ECONNABORTED || cqe->res == -ECANCELED)
 				stop = true; /* the connection is gone */
 			else if (cqe->res < 0)
@@ -1142,6 +1237,7 @@ static void *fuse_ring_main(void *opaque)
 		io_uring_cq_advance(&rw->ring, seen);
 	}
 	/* Answers still queued go out before the ring closes. */
+	fuse_ring_commit_finished(rw);
 	io_uring_submit(&rw->ring);
 	return NULL;
 }
@@ -1192,11 +1288,18 @@ static int fuse_start_rings(struct transport_fuse *fuse, unsigned workers)
 		return -ENOMEM;
 	fuse->ring_count = workers;
 	for (unsigned i = 0; i < workers; i++) {
+		fuse->rings[i].wake_fd = -1;
+		pthread_mutex_init(&fuse->rings[i].finished_lock, NULL);
+	}
+	for (unsigned i = 0; i < workers; i++) {
 		struct fuse_ring_worker *rw = &fuse->rings[i];
 		char name[16];
 
 		rw->fuse = fuse;
 		rw->entry_count = queues * FUSE_TRANSPORT_RING_DEPTH;
+		rw->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (rw->wake_fd < 0)
+			return -errno;
 		r = -pthread_create(&rw->thread, NULL, fuse_ring_main, rw);
 		if (r < 0)
 			return r;
@@ -1235,6 +1338,9 @@ static void fuse_stop_rings(struct transport_fuse *fuse)
 		if (rw->map)
 			munmap(rw->map, rw->map_size);
 		free(rw->entries);
+		if (rw->wake_fd >= 0)
+			close(rw->wake_fd);
+		pthread_mutex_destroy(&rw->finished_lock);
 	}
 	free(fuse->rings);
 	fuse->rings = NULL;
