@@ -11,26 +11,14 @@
 #
 # Usage: bench/fuse-transport.sh [BUILD]
 # Skips (exit 77) while `imdisk -a --transport=fuse` does not work; with
-# BENCH_ANCHORS_ONLY=1 it then measures the anchors alone.  BENCH_FUSE_URING=1:
-# see below.
+# BENCH_ANCHORS_ONLY=1 it then measures the anchors alone.  imdiskd takes FUSE
+# requests over io_uring where the kernel has it (its default); to measure the
+# /dev/fuse channel instead: BENCH_IMDISKD_ARGS=--no-fuse-io-uring.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/anchors.sh"
 bench_init "${1:-}"
 
-# BENCH_FUSE_URING=1: let FUSE use io_uring (root's run-time switch
-# /sys/module/fuse/parameters/enable_uring, restored at exit) before imdiskd
-# mounts, so that its transport takes the io_uring path.  Opt-in: the switch is
-# machine-wide, and every FUSE mount made meanwhile (other people's too) may use it.
-uring=/sys/module/fuse/parameters/enable_uring
 ours_label=ours-fuse
-if [ "${BENCH_FUSE_URING:-0}" = 1 ]; then
-	[ -w "$uring" ] || bench_die "BENCH_FUSE_URING=1: $uring is not there or not writable"
-	old_uring=$(cat "$uring")
-	bench_on_exit "echo '$old_uring' > '$uring'"
-	echo Y >"$uring"
-	ours_label=ours-fuse-uring
-fi
-
 have_ours=1
 why=
 if ! "$IMDISK" --help 2>/dev/null | grep -q -- '--transport'; then

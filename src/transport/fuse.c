@@ -21,7 +21,10 @@
  *   kernel writes a request into a buffer and completes a command, we answer by
  *   committing the reply and fetching the next request in one SQE, and one
  *   io_uring_enter() carries a whole batch of them.  FORGET and INTERRUPT still
- *   come through /dev/fuse, so one /dev/fuse worker stays.
+ *   come through /dev/fuse, so one /dev/fuse worker stays.  A read that a disk
+ *   finishes on a thread of its own (a proxy disk's pipes) is put into the
+ *   entry's buffer there and committed by the ring's worker, woken through an
+ *   eventfd: a ring has a single submitter.
  *
  * No locks on the I/O path: the open file handle is the node itself, and a
  * per-node in-flight count lets remove() wait for requests on a disk without
