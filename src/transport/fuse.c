@@ -97,8 +97,13 @@ struct fuse_transport_uring_cmd {
 #define FUSE_TRANSPORT_MAX_BACKGROUND 512u
 
 /* Buffers each ring worker registers on each kernel queue: how many requests of
- * one queue it can take in one batch. */
+ * one queue it can take in one batch.  Every buffer can hold a whole 1 MiB
+ * request, and there is one kernel queue per possible CPU, so on big machines
+ * the depth shrinks to keep all buffers together within
+ * FUSE_TRANSPORT_RING_BUFFERS (each becomes resident once a request used it),
+ * but never below one. */
 #define FUSE_TRANSPORT_RING_DEPTH 4u
+#define FUSE_TRANSPORT_RING_BUFFERS 128u
 #define FUSE_TRANSPORT_RING_STOP UINT64_MAX /* user_data of the stop poll */
 #define FUSE_TRANSPORT_RING_WAKE (UINT64_MAX - 1) /* ... of the read of `wake_fd` */
 
@@ -170,6 +175,7 @@ struct fuse_ring_worker {
 	bool ring_ready;
 	unsigned char *map; /* payload buffers, then headers */
 	size_t map_size;
+	unsigned depth; /* buffers per kernel queue */
 	unsigned entry_count;
 	struct fuse_ring_entry *entries;
 	int setup_result;   /* from the thread: ring and registration */
@@ -1142,7 +1148,7 @@ static int fuse_ring_setup(struct fuse_ring_worker *rw)
 		e->header = (struct fuse_transport_uring_header *)(headers + i * sizeof(*e->header));
 		e->iov[0] = (struct iovec){ e->header, sizeof(*e->header) };
 		e->iov[1] = (struct iovec){ e->payload, payload_size };
-		e->qid = (uint16_t)(i / FUSE_TRANSPORT_RING_DEPTH);
+		e->qid = (uint16_t)(i / rw->depth);
 	}
 
 	/* Deferred task work runs only when this thread asks for completions,
@@ -1277,11 +1283,13 @@ static unsigned fuse_possible_cpus(void)
 
 static int fuse_start_rings(struct transport_fuse *fuse, unsigned workers)
 {
-	unsigned queues = fuse_possible_cpus();
+	unsigned queues = fuse_possible_cpus(), depth;
 	int r = 0;
 
 	if (queues == 0 || queues > UINT16_MAX)
 		return -EINVAL;
+	depth = FUSE_TRANSPORT_RING_BUFFERS / queues / workers;
+	depth = depth < 1 ? 1 : depth > FUSE_TRANSPORT_RING_DEPTH ? FUSE_TRANSPORT_RING_DEPTH : depth;
 	fuse->queue_count = queues;
 	fuse->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (fuse->stop_fd < 0)
@@ -1299,7 +1307,8 @@ static int fuse_start_rings(struct transport_fuse *fuse, unsigned workers)
 		char name[16];
 
 		rw->fuse = fuse;
-		rw->entry_count = queues * FUSE_TRANSPORT_RING_DEPTH;
+		rw->depth = depth;
+		rw->entry_count = queues * depth;
 		rw->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (rw->wake_fd < 0)
 			return -errno;
