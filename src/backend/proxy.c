@@ -1048,7 +1048,7 @@ int backend_proxy_open(const struct backend_proxy_options *options, struct vdisk
 	atomic_init(&proxy->connected, true);
 	proxy->disk.ops = &proxy_ops;
 	proxy->disk.size = proxy->info.file_size;
-	proxy->disk.flags = VDISK_PARALLEL;
+	proxy->disk.flags = VDISK_PARALLEL | VDISK_ASYNC_READ;
 	if (options->read_only || (proxy->info.flags & IMDPROXY_FLAG_RO))
 		proxy->disk.flags |= VDISK_READ_ONLY;
 	/* ImDisk's meaning of UNMAP is a punched hole (devio's, and the Windows

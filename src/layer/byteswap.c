@@ -189,8 +189,9 @@ int layer_byteswap_open(struct vdisk *lower, struct vdisk **out)
 	disk = layer_new(&byteswap_ops, lower, sizeof(*disk));
 	if (!disk)
 		return -ENOMEM;
-	/* A trim passes on whole pairs only: its odd edges keep their bytes. */
-	disk->flags &= ~VDISK_TRIM_ZEROES;
+	/* A trim passes on whole pairs only: its odd edges keep their bytes.  Reads
+	 * are swapped in place, so they are never asynchronous. */
+	disk->flags &= ~(VDISK_TRIM_ZEROES | VDISK_ASYNC_READ);
 	*out = disk;
 	return 0;
 }

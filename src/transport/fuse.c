@@ -438,7 +438,7 @@ static int fuse_read_async(struct fuse_context *ctx, struct fuse_node *node, str
 {
 	struct fuse_async_read *read;
 
-	if (!disk->ops->read_async || len == 0)
+	if (!(disk->flags & VDISK_ASYNC_READ) || len == 0)
 		return -EOPNOTSUPP;
 	read = malloc(sizeof(*read));
 	if (!read)

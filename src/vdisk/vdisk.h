@@ -13,6 +13,7 @@
 #define VDISK_CAN_FLUSH 0x08u  /* flush means something (else it is a no-op) */
 #define VDISK_PARALLEL 0x10u   /* callers may issue requests from several threads at once */
 #define VDISK_TRIM_ZEROES 0x20u /* a trim leaves zeroes behind (it punches holes) */
+#define VDISK_ASYNC_READ 0x40u  /* read_async may start reads (it can still say no) */
 
 struct vdisk;
 
@@ -38,7 +39,9 @@ struct vdisk_ops {
 	/* Optional: start a read and return at once; `done` gets the bytes later,
 	 * from another thread.  For a disk whose reads wait on something other than
 	 * the CPU (a server), so that one caller keeps many reads in flight.  Any
-	 * negative errno means "not started, read instead" (done is not called). */
+	 * negative errno means "not started, read instead" (done is not called).
+	 * A disk with it sets VDISK_ASYNC_READ, which layers that pass it on keep:
+	 * callers look at the flag before preparing an asynchronous read. */
 	int (*read_async)(struct vdisk *disk, size_t len, uint64_t offset, vdisk_read_done_fn done, void *opaque);
 	/* Change the size (grow); NULL when the disk cannot. */
 	int (*resize)(struct vdisk *disk, uint64_t new_size);

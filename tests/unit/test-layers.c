@@ -105,9 +105,12 @@ static void test_byteswap_round_trip(void **state)
 	uint8_t in[8192], copy[8192], out[8192];
 
 	(void)state;
+	/* As if the disk underneath read asynchronously (a proxy disk). */
+	lower->flags |= VDISK_ASYNC_READ;
 	assert_int_equal(layer_byteswap_open(lower, &disk), 0);
-	/* A swapped trim keeps its odd edges: it no longer promises zeroes. */
-	assert_int_equal(disk->flags, lower->flags & ~VDISK_TRIM_ZEROES);
+	/* A swapped trim keeps its odd edges: it no longer promises zeroes; and
+	 * reads are swapped in place, never answered later. */
+	assert_int_equal(disk->flags, lower->flags & ~(VDISK_TRIM_ZEROES | VDISK_ASYNC_READ));
 	fill_pattern(in, sizeof(in), 3);
 	memcpy(copy, in, sizeof(in));
 	assert_int_equal(vdisk_write(disk, in, sizeof(in), 1024), 0);
