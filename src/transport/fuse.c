@@ -1075,19 +1075,25 @@ static void fuse_ring_commit(struct fuse_context *ctx, uint64_t unique, int erro
 	fuse_ring_command(rw, ctx->entry, FUSE_TRANSPORT_URING_COMMIT_AND_FETCH, e->header->ent_in_out.commit_id);
 }
 
+/* Where the request in `entry` is answered: its own payload buffer. */
+static struct fuse_context fuse_ring_context(struct fuse_ring_worker *rw, unsigned entry)
+{
+	return (struct fuse_context){
+		.fuse = rw->fuse,
+		.data = rw->entries[entry].payload,
+		.data_size = rw->entries[entry].iov[1].iov_len,
+		.fd = -1,
+		.ring = rw,
+		.entry = entry,
+	};
+}
+
 /* Serve the request in `entry`; returns the bytes it moved. */
 static size_t fuse_ring_request(struct fuse_ring_worker *rw, unsigned entry)
 {
 	struct fuse_ring_entry *e = &rw->entries[entry];
 	struct fuse_in_header in;
-	struct fuse_context ctx = {
-		.fuse = rw->fuse,
-		.data = e->payload,
-		.data_size = e->iov[1].iov_len,
-		.fd = -1,
-		.ring = rw,
-		.entry = entry,
-	};
+	struct fuse_context ctx = fuse_ring_context(rw, entry);
 	size_t payload_len = e->header->ent_in_out.payload_sz;
 
 	memcpy(&in, e->header->in_out, sizeof(in));
@@ -1188,18 +1194,10 @@ static void fuse_ring_commit_finished(struct fuse_ring_worker *rw)
 	rw->finished = NULL;
 	pthread_mutex_unlock(&rw->finished_lock);
 	for (; read; read = next) {
-		struct fuse_ring_entry *e = &rw->entries[read->entry];
-		struct fuse_context ctx = {
-			.fuse = rw->fuse,
-			.data = e->payload,
-			.data_size = e->iov[1].iov_len,
-			.fd = -1,
-			.ring = rw,
-			.entry = read->entry,
-		};
+		struct fuse_context ctx = fuse_ring_context(rw, read->entry);
 
 		next = read->next;
-		fuse_reply(&ctx, read->unique, read->result, e->payload, read->len);
+		fuse_reply(&ctx, read->unique, read->result, ctx.data, read->len);
 		free(read);
 	}
 }
