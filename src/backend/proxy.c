@@ -595,8 +595,20 @@ static void conn_close(struct proxy_disk *proxy, struct proxy_conn *conn)
 	proxy->open_conns--;
 }
 
+/* With proxy->lock held: the reconnect window closed and the server is still away. */
+static bool given_up_locked(struct proxy_disk *proxy)
+{
+	return proxy->lost && proxy_ms_until(&proxy->reconnect_deadline) == 0;
+}
+
 /* Takes a connection for one request: an idle one, a new one, or the next to be
- * released.  -EIO when there is none and no way to get one. */
+ * released.  -EIO when there is none and no way to get one.
+ *
+ * A server given up on costs one attempt at a time (a probe, bounded by
+ * PROXY_PROBE_TIMEOUT_MS), and after one that timed out none for a quarter of
+ * the disk's timeout (at most a second), not one per request: requests that
+ * come meanwhile fail at once.  Without that, the requests queued on a disk would each wait a connect
+ * timeout in turn, holding the threads that serve every other disk too. */
 static int conn_acquire(struct proxy_disk *proxy, struct proxy_conn **out)
 {
 	unsigned int backoff_ms = PROXY_BACKOFF_MIN_MS;
@@ -616,10 +628,17 @@ static int conn_acquire(struct proxy_disk *proxy, struct proxy_conn **out)
 			if (conn->fd < 0 && !conn->busy && !free_slot)
 				free_slot = conn;
 		}
+		if (given_up_locked(proxy) && (proxy->connecting || proxy_ms_until(&proxy->given_up_retry) > 0)) {
+			pthread_mutex_unlock(&proxy->lock);
+			return -EIO;
+		}
 		if (proxy->can_reconnect && !proxy->connecting && free_slot &&
 		    (proxy->open_conns == 0 || (proxy->can_grow && proxy_ms_until(&proxy->grow_retry) == 0))) {
 			bool reconnect = proxy->open_conns == 0;
-			int timeout = reconnect ? proxy->timeout_ms :
+			/* A probe (a server given up on, or one more connection) is
+			 * answered at once by a server that is there. */
+			bool probe = !reconnect || given_up_locked(proxy);
+			int timeout = !probe ? proxy->timeout_ms :
 				(proxy->timeout_ms < (int)PROXY_PROBE_TIMEOUT_MS ? proxy->timeout_ms :
 				 (int)PROXY_PROBE_TIMEOUT_MS);
 			int r;
@@ -650,6 +669,11 @@ static int conn_acquire(struct proxy_disk *proxy, struct proxy_conn **out)
 				continue;
 			}
 			if (!proxy->lost || proxy_ms_until(&proxy->reconnect_deadline) == 0) {
+				/* Only a slow failure is worth spacing out: a refused
+				 * connection costs nothing to try again. */
+				if (reconnect && probe && r == -ETIMEDOUT)
+					proxy->given_up_retry = proxy_deadline_after(
+						proxy->timeout_ms / 4 < 1000 ? proxy->timeout_ms / 4 : 1000);
 				pthread_mutex_unlock(&proxy->lock);
 				return -EIO;
 			}

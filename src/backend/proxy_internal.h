@@ -79,6 +79,10 @@ struct proxy_disk {
 	struct timespec grow_retry; /* no new connection before this (zero: now) */
 	bool lost;               /* a request met a dead server; reconnect window open */
 	struct timespec reconnect_deadline;
+	/* Once the window has closed with the server still away ("given up"),
+	 * requests fail at once but for one attempt at reconnecting at a time;
+	 * after a failed one, the next not before this. */
+	struct timespec given_up_retry;
 
 	atomic_bool connected;
 

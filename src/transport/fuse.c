@@ -97,12 +97,16 @@ struct fuse_transport_uring_cmd {
 #define FUSE_TRANSPORT_MAX_BACKGROUND 512u
 
 /* Buffers each ring worker registers on each kernel queue: how many requests of
- * one queue it can take in one batch.  Every buffer can hold a whole 1 MiB
- * request, and there is one kernel queue per possible CPU, so on big machines
- * the depth shrinks to keep all buffers together within
- * FUSE_TRANSPORT_RING_BUFFERS (each becomes resident once a request used it),
- * but never below one. */
-#define FUSE_TRANSPORT_RING_DEPTH 4u
+ * one queue it can take in one batch, and how many it can hold at once.  A
+ * buffer stays taken while a proxy disk's read waits on its server, so a queue
+ * needs more buffers than one disk's reads in flight (a loop device's queue
+ * depth of 32, say) for a silent server not to hold up the other disks.  Every
+ * buffer can hold a whole 1 MiB request, and there is one kernel queue per
+ * possible CPU, so on bigger machines the depth shrinks to keep all buffers
+ * together within FUSE_TRANSPORT_RING_BUFFERS (each becomes resident once a
+ * request used it; the kernel reuses the most recent first), but never below
+ * one. */
+#define FUSE_TRANSPORT_RING_DEPTH 32u
 #define FUSE_TRANSPORT_RING_BUFFERS 128u
 #define FUSE_TRANSPORT_RING_STOP UINT64_MAX /* user_data of the stop poll */
 #define FUSE_TRANSPORT_RING_WAKE (UINT64_MAX - 1) /* ... of the read of `wake_fd` */
