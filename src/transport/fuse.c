@@ -97,16 +97,19 @@ struct fuse_transport_uring_cmd {
 #define FUSE_TRANSPORT_MAX_BACKGROUND 512u
 
 /* Buffers each ring worker registers on each kernel queue: how many requests of
- * one queue it can take in one batch, and how many it can hold at once.  A
- * buffer stays taken while a proxy disk's read waits on its server, so a queue
- * needs more buffers than one disk's reads in flight (a loop device's queue
- * depth of 32, say) for a silent server not to hold up the other disks.  Every
- * buffer can hold a whole 1 MiB request, and there is one kernel queue per
- * possible CPU, so on bigger machines the depth shrinks to keep all buffers
- * together within FUSE_TRANSPORT_RING_BUFFERS (each becomes resident once a
- * request used it; the kernel reuses the most recent first), but never below
- * one. */
-#define FUSE_TRANSPORT_RING_DEPTH 32u
+ * one queue it can take in one batch, and how many it can hold at once.  Few:
+ * the kernel hands a request to the buffer freed last, so with many buffers a
+ * worker's own take most of a queue's requests, and requests that wait (a
+ * proxy disk's writes) then wait in turn on one worker while the others idle
+ * (32 instead of 4 took a proxy disk's 1 MiB writes from 1.6 to 0.9 x nbdfuse).
+ * The price: a proxy disk's reads waiting on a silent server hold their
+ * buffers, and once a queue's are all held, other disks' requests on that
+ * queue wait too, for at most the proxy timeout.  Every buffer can hold a
+ * whole 1 MiB request, and there is one kernel queue per possible CPU, so on
+ * big machines the depth shrinks to keep all buffers together within
+ * FUSE_TRANSPORT_RING_BUFFERS (each becomes resident once a request used it),
+ * but never below one. */
+#define FUSE_TRANSPORT_RING_DEPTH 4u
 #define FUSE_TRANSPORT_RING_BUFFERS 128u
 #define FUSE_TRANSPORT_RING_STOP UINT64_MAX /* user_data of the stop poll */
 #define FUSE_TRANSPORT_RING_WAKE (UINT64_MAX - 1) /* ... of the read of `wake_fd` */
