@@ -607,8 +607,9 @@ static bool given_up_locked(struct proxy_disk *proxy)
  * A server given up on costs one attempt at a time (a probe, bounded by
  * PROXY_PROBE_TIMEOUT_MS), and after one that timed out none for a quarter of
  * the disk's timeout (at most a second), not one per request: requests that
- * come meanwhile fail at once.  Without that, the requests queued on a disk would each wait a connect
- * timeout in turn, holding the threads that serve every other disk too. */
+ * come meanwhile fail at once.  Without that, the requests queued on a disk
+ * would each wait a connect timeout in turn, holding the threads that serve
+ * every other disk too. */
 static int conn_acquire(struct proxy_disk *proxy, struct proxy_conn **out)
 {
 	unsigned int backoff_ms = PROXY_BACKOFF_MIN_MS;

@@ -53,22 +53,23 @@ static int start_transport(struct daemon *daemon, const char *directory)
 	char before = 'N';
 	int fd = -1, lock_fd = -1, r;
 
-	if (daemon->fuse_channel != DAEMON_FUSE_DEVICE) {
+	if (daemon->fuse_channel != DAEMON_FUSE_DEVICE && access(FUSE_URING_SWITCH, F_OK) == 0) {
 		lock_fd = open(FUSE_URING_SWITCH_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (lock_fd >= 0 && flock(lock_fd, LOCK_EX) < 0) {
 			close(lock_fd);
 			lock_fd = -1;
 		}
 		fd = open(FUSE_URING_SWITCH, O_RDWR | O_CLOEXEC);
-		if (fd < 0 || pread(fd, &before, 1, 0) != 1 || pwrite(fd, "Y", 1, 0) != 1) {
-			if (daemon->fuse_channel == DAEMON_FUSE_IO_URING)
-				log_warning("cannot turn on FUSE over io_uring (%s): using /dev/fuse", FUSE_URING_SWITCH);
-			else
-				log_info("FUSE over io_uring not available (%s): using /dev/fuse", FUSE_URING_SWITCH);
-			if (fd >= 0)
-				close(fd);
+		if (fd >= 0 && (pread(fd, &before, 1, 0) != 1 || pwrite(fd, "Y", 1, 0) != 1)) {
+			close(fd);
 			fd = -1;
 		}
+	}
+	if (fd < 0 && daemon->fuse_channel != DAEMON_FUSE_DEVICE) {
+		if (daemon->fuse_channel == DAEMON_FUSE_IO_URING)
+			log_warning("cannot turn on FUSE over io_uring (%s): using /dev/fuse", FUSE_URING_SWITCH);
+		else
+			log_info("FUSE over io_uring not available (%s): using /dev/fuse", FUSE_URING_SWITCH);
 	}
 	r = transport_fuse_start(directory, daemon->fuse_workers, &daemon->fuse);
 	if (fd >= 0) {
