@@ -1237,7 +1237,9 @@ static void *fuse_ring_main(void *opaque)
 				stop = true;
 			else if (cqe->user_data == FUSE_TRANSPORT_RING_WAKE) {
 				fuse_ring_commit_finished(rw);
-				if (cqe->res >= 0 && fuse_ring_arm_wake(rw) < 0)
+				/* Without this read, finished reads would wait for
+				 * the stop: keep it armed unless the ring is closing. */
+				if (cqe->res != -ECANCELED && fuse_ring_arm_wake(rw) < 0)
 					stop = true;
 			}
 			else if (cqe->res == -ENOTCONN || cqe->res == -ECONNABORTED || cqe->res == -ECANCELED)
