@@ -98,8 +98,8 @@ struct fuse_transport_uring_cmd {
 
 /* Buffers each ring worker registers on each kernel queue: how many requests of
  * one queue it can take in one batch, and how many it can hold at once.  Few:
- * the kernel hands a request to the buffer freed last, so with many buffers a
- * worker's own take most of a queue's requests, and requests that wait (a
+ * the kernel hands a request to the buffer freed last, so with many buffers
+ * one worker's take most of a queue's requests, and requests that wait (a
  * proxy disk's writes) then wait in turn on one worker while the others idle
  * (32 instead of 4 took a proxy disk's 1 MiB writes from 1.6 to 0.9 x nbdfuse).
  * The price: a proxy disk's reads waiting on a silent server hold their
