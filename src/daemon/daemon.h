@@ -60,9 +60,11 @@ void disk_release_all(struct daemon *daemon);
 
 /* disk_stack.c: disks that need user-space work, served through the FUSE transport. */
 bool disk_needs_userspace(const struct imdisk_device *request);
-/* Build disk->stack over disk->memory, disk->backing_fd or (proxy) image_fd, which
- * the proxy backend owns on success. */
-int disk_stack_build(const struct daemon *daemon, struct disk *disk, int image_fd, const struct ucred *caller, char *why);
+/* Build disk->stack over disk->memory, disk->backing_fd or (proxy) *image_fd; a
+ * stream proxy backend that opens takes *image_fd and sets it to -1 (NULL: none).
+ * On failure everything built so far is closed and *image_fd is untouched. */
+int disk_stack_build(const struct daemon *daemon, struct disk *disk, int *image_fd, const struct ucred *caller,
+		     char *why);
 /* Publish the stack in the FUSE mount and point setup at the file: returns the
  * descriptor (to close after the loop attach) or a negative errno. */
 int disk_stack_publish(struct daemon *daemon, struct disk *disk, struct loop_setup *setup, char *why);

@@ -110,10 +110,13 @@ static int create_memory_backing(struct disk *disk, int image_fd, uint8_t *boot_
 }
 
 /* An image file disk: the caller's descriptor, with its access mode deciding
- * read-only, and an exclusive lock unless the image is shared. */
-static int create_file_backing(struct disk *disk, int image_fd, uint8_t *boot_sector, bool *have_boot, char *why)
+ * read-only, and an exclusive lock unless the image is shared.  Takes the
+ * descriptor (*image_fd_owned = -1) on success only. */
+static int create_file_backing(struct disk *disk, int *image_fd_owned, uint8_t *boot_sector, bool *have_boot,
+			       char *why)
 {
 	struct imdisk_device *info = &disk->info;
+	int image_fd = *image_fd_owned;
 	uint64_t image_size, end;
 	struct stat st;
 	int r;
@@ -151,6 +154,7 @@ static int create_file_backing(struct disk *disk, int image_fd, uint8_t *boot_se
 		return disk_fail(why, -EBUSY, "image %s is in use by another disk (-o shared shares it)", info->image);
 	*have_boot = pread_full(image_fd, boot_sector, BOOT_SECTOR_SIZE, (off_t)info->image_offset) == 0;
 	disk->backing_fd = image_fd;
+	*image_fd_owned = -1; /* the disk's now */
 	return 0;
 }
 
@@ -272,6 +276,15 @@ static bool read_stack_boot_sector(struct vdisk *stack, uint8_t *boot_sector)
 	return stack->size >= BOOT_SECTOR_SIZE && vdisk_read(stack, boot_sector, BOOT_SECTOR_SIZE, 0) == 0;
 }
 
+/* Who owns a descriptor a CREATE carries (the image, or a proxy's connection):
+ * the control server owns it from its arrival until it calls disk_create, and
+ * never touches it after.  disk_create owns it from entry and closes it exactly
+ * once, at its single exit, unless a backing took it.  A helper that keeps it
+ * (create_file_backing, disk_stack_build through the proxy backend) takes it by
+ * setting the caller's variable to -1; a helper that fails leaves it where it was.
+ * The proxy backend's open follows the same rule: on failure the descriptor is
+ * still ours; on success the backend closes it with the disk.  A descriptor a
+ * kind of disk does not use (a shared-memory proxy's stray one) is just closed. */
 int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_fd, const struct ucred *caller,
 		char *why)
 {
@@ -291,16 +304,12 @@ int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_
 		r = disk_fail(why, -EINVAL, "a disk cannot be both removable and fixed");
 	else if (request->transport == IMDISK_TRANSPORT_LOOP && userspace)
 		r = disk_fail(why, -EINVAL, "this disk needs user-space work: --transport=loop cannot serve it");
-	if (r < 0) {
-		if (image_fd >= 0)
-			close(image_fd);
-		return r;
-	}
+	if (r < 0)
+		goto close_descriptor;
 	disk = calloc(1, sizeof(*disk));
 	if (!disk) {
-		if (image_fd >= 0)
-			close(image_fd);
-		return disk_fail(why, -ENOMEM, "out of memory");
+		r = disk_fail(why, -ENOMEM, "out of memory");
+		goto close_descriptor;
 	}
 	disk->backing_fd = -1;
 	disk->info = *request;
@@ -308,32 +317,25 @@ int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_
 	disk->info.device[0] = 0;
 	r = disk_table_reserve(&daemon->table, request->unit, disk);
 	if (r < 0) {
-		if (image_fd >= 0)
-			close(image_fd);
 		free(disk);
 		if (r == -EEXIST)
-			return disk_fail(why, r, "unit %" PRIu32 " is already in use", request->unit);
-		return disk_fail(why, r, r == -EINVAL ? "unit %" PRIu32 " is out of range" : "no free unit (%" PRIu32 ")",
-			    request->unit);
+			disk_fail(why, r, "unit %" PRIu32 " is already in use", request->unit);
+		else
+			disk_fail(why, r, r == -EINVAL ? "unit %" PRIu32 " is out of range" : "no free unit (%" PRIu32 ")",
+				  request->unit);
+		goto close_descriptor;
 	}
-	if (type == IMDISK_TYPE_PROXY) {
-		r = disk_stack_build(daemon, disk, image_fd, caller, why);
-		if (r < 0)
-			close(image_fd);
-		image_fd = -1; /* the proxy backend owns the connection now */
-	} else if (disk_is_memory(disk->info.flags)) {
+	/* From here the unit is reserved (DISK_CREATING, invisible to the others) and
+	 * the table lock is not held: reading the image, preloading it into memory and
+	 * the proxy's INFO exchange run outside it; the disk is published at the end. */
+	if (type == IMDISK_TYPE_PROXY)
+		r = disk_stack_build(daemon, disk, &image_fd, caller, why);
+	else if (disk_is_memory(disk->info.flags))
 		r = create_memory_backing(disk, image_fd, boot_sector, &have_boot, why);
-		if (image_fd >= 0)
-			close(image_fd); /* preloaded: nothing is written back */
-		image_fd = -1;
-	} else {
-		r = create_file_backing(disk, image_fd, boot_sector, &have_boot, why);
-		if (r < 0 && image_fd >= 0)
-			close(image_fd);
-		image_fd = -1;
-	}
+	else
+		r = create_file_backing(disk, &image_fd, boot_sector, &have_boot, why);
 	if (r == 0 && userspace && !disk->stack)
-		r = disk_stack_build(daemon, disk, -1, caller, why);
+		r = disk_stack_build(daemon, disk, NULL, caller, why);
 	if (r == 0 && disk->stack)
 		have_boot = read_stack_boot_sector(disk->stack, boot_sector);
 	if (r == 0)
@@ -353,7 +355,7 @@ int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_
 	if (r < 0) {
 		disk_table_release(&daemon->table, disk->info.unit);
 		disk_free(disk);
-		return r;
+		goto close_descriptor;
 	}
 	if (state_save(daemon, disk) < 0)
 		log_warning("unit %" PRIu32 " not saved in %s: a restart will not re-adopt it",
@@ -363,7 +365,10 @@ int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_
 	disk_snapshot(disk, request);
 	pthread_mutex_unlock(&daemon->table.lock);
 	events_publish(daemon, IMDISK_EVENT_CREATE, request->unit);
-	return 0;
+close_descriptor:
+	if (image_fd >= 0)
+		close(image_fd); /* not taken by a backing: a RAM disk's preload, a stray one, a failure */
+	return r;
 }
 
 int disk_query(struct daemon *daemon, uint32_t unit, struct imdisk_device *out, char *why)

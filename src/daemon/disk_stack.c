@@ -130,12 +130,14 @@ static int proxy_reconnect(void *opaque)
 	return fd;
 }
 
-static int open_proxy_backend(const struct daemon *daemon, struct disk *disk, int sock, const struct ucred *caller, struct vdisk **out,
-			      char *why)
+/* Takes *sock (sets it to -1) when the backend keeps it: a stream proxy disk
+ * that opened; a shared-memory one never does (its descriptor is a stray). */
+static int open_proxy_backend(const struct daemon *daemon, struct disk *disk, int *sock, const struct ucred *caller,
+			      struct vdisk **out, char *why)
 {
 	struct imdisk_device *info = &disk->info;
 	struct backend_proxy_options options = {
-		.fd = sock,
+		.fd = *sock,
 		.timeout_ms = daemon->proxy_timeout_ms,
 		.read_only = (info->flags & IMDISK_OPTION_RO) != 0,
 	};
@@ -145,6 +147,7 @@ static int open_proxy_backend(const struct daemon *daemon, struct disk *disk, in
 	if (kind == IMDISK_PROXY_TYPE_SHM) {
 		/* The section is opened by name: with the caller's identity, so that only a
 		 * server the caller may use is reached, now and after a restart. */
+		options.fd = -1;
 		options.shm_name = info->image;
 		options.shm_as_user = true;
 		options.shm_uid = caller ? caller->uid : 0;
@@ -155,14 +158,14 @@ static int open_proxy_backend(const struct daemon *daemon, struct disk *disk, in
 				  info->image, strerror(-r));
 		return r == -ENOENT ? -EHOSTUNREACH : r;
 	}
-	if (sock < 0)
+	if (*sock < 0)
 		return disk_fail(why, -EBADF, "a proxy disk needs a connected stream");
 	if (kind == IMDISK_PROXY_TYPE_TCP || kind == IMDISK_PROXY_TYPE_DIRECT) {
 		struct proxy_reconnect *target = calloc(1, sizeof(*target));
 		const char *address = info->image;
 
 		if (!target)
-			return -ENOMEM;
+			return disk_fail(why, -ENOMEM, "out of memory");
 		if (strncmp(address, "unix:", 5) == 0)
 			address += 5;
 		target->kind = kind;
@@ -174,6 +177,8 @@ static int open_proxy_backend(const struct daemon *daemon, struct disk *disk, in
 		disk->proxy_target = target;
 	}
 	r = backend_proxy_open(&options, out);
+	if (r == 0)
+		*sock = -1; /* the backend's: closed with the disk (backend_proxy_open's rule) */
 	if (r == -EBADMSG)
 		disk_fail(why, r, "the proxy server %s asks for a request alignment outside 1..512", info->image);
 	else if (r == -EINVAL)
@@ -183,7 +188,8 @@ static int open_proxy_backend(const struct daemon *daemon, struct disk *disk, in
 	return r;
 }
 
-int disk_stack_build(const struct daemon *daemon, struct disk *disk, int image_fd, const struct ucred *caller, char *why)
+int disk_stack_build(const struct daemon *daemon, struct disk *disk, int *image_fd, const struct ucred *caller,
+		     char *why)
 {
 	struct imdisk_device *info = &disk->info;
 	struct vdisk *stack = NULL, *layer;
@@ -193,7 +199,9 @@ int disk_stack_build(const struct daemon *daemon, struct disk *disk, int image_f
 	if (disk->memory) {
 		stack = disk->memory;
 	} else if (IMDISK_TYPE(info->flags) == IMDISK_TYPE_PROXY) {
-		r = open_proxy_backend(daemon, disk, image_fd, caller, &stack, why);
+		int no_descriptor = -1;
+
+		r = open_proxy_backend(daemon, disk, image_fd ? image_fd : &no_descriptor, caller, &stack, why);
 		if (r < 0)
 			return r;
 		disk->proxy = stack;
