@@ -104,13 +104,15 @@ int devio_listen_tcp(const char *address, uint16_t port, int *fds, size_t max, s
 
 /* listen_unix.c: a unix-domain stream socket at path (a stale socket there is
  * replaced, a live one is -EADDRINUSE).  The path appears only once the socket
- * listens.  devio_unlisten_unix removes it. */
+ * listens, with permissions `mode` (DEVIO_DEFAULT_SOCKET_MODE: the owner only)
+ * whatever the umask.  devio_unlisten_unix removes it. */
 struct devio_unix_listener {
 	int fd;
 	dev_t dev; /* the socket file, so that only ours is removed */
 	ino_t ino;
 };
-int devio_listen_unix(const char *path, struct devio_unix_listener *listener);
+#define DEVIO_DEFAULT_SOCKET_MODE 0600
+int devio_listen_unix(const char *path, mode_t mode, struct devio_unix_listener *listener);
 void devio_unlisten_unix(const char *path, const struct devio_unix_listener *listener);
 
 /* stdio.c: one session on stdin/stdout (inetd style). */
