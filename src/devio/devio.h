@@ -17,7 +17,9 @@
 #define DEVIO_DEFAULT_BUFFER_SIZE (64u << 20) /* the reference server's, on 64-bit */
 #define DEVIO_MIN_BUFFER_SIZE 512u
 #define DEVIO_MAX_BUFFER_SIZE (1u << 30)
-#define DEVIO_MAX_CONNECTIONS 1024
+#define DEVIO_MAX_CONNECTIONS 1024 /* the largest --max-connections */
+#define DEVIO_DEFAULT_CONNECTIONS 64
+#define DEVIO_DEFAULT_IDLE_TIMEOUT_S 300
 #define DEVIO_MAX_LISTENERS 16
 
 struct devio_server {
@@ -25,6 +27,10 @@ struct devio_server {
 	uint64_t alignment;   /* sent as INFO req_alignment */
 	size_t buffer_size;   /* the largest READ/WRITE (and request data) served */
 	bool writeback;       /* acknowledge writes before they are durable */
+	unsigned int max_connections; /* more are closed at once */
+	/* A socket connection on which no whole request arrives for this long is
+	 * closed (0: never). */
+	unsigned int idle_timeout_ms;
 
 	/* Requests hold this for reading around each disk call; the shutdown holds it
 	 * for writing, so that no disk call is in progress when the disk is flushed. */

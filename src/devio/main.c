@@ -42,6 +42,8 @@ struct config {
 	const char *listen_address;
 	const char *unix_path;
 	mode_t socket_mode;
+	unsigned int max_connections;
+	unsigned int idle_timeout_s;
 	const char *port_file;
 	const char *shm_name;
 	char *serial_device;        /* allocated */
@@ -96,6 +98,10 @@ static void print_help(void)
 	       "      --unix PATH         listen on a unix-domain socket instead of a port\n"
 	       "      --socket-mode MODE  the socket's permissions, octal (default 0600: only\n"
 	       "                          devio's user may connect)\n"
+	       "      --max-connections N at most N connections at once (default 64); more are\n"
+	       "                          closed at once\n"
+	       "      --idle-timeout SECS close a connection that sends no request for SECS\n"
+	       "                          seconds (default 300; 0: never)\n"
 	       "      --port-file FILE    write the TCP port bound to FILE once listening\n"
 	       "      --partition N       serve partition N (0: the whole image)\n"
 	       "      --offset BYTES      where the disk starts, in bytes (suffixes as imdisk -b)\n"
@@ -243,6 +249,8 @@ enum {
 	OPT_CACHE,
 	OPT_RAW,
 	OPT_SOCKET_MODE,
+	OPT_MAX_CONNECTIONS,
+	OPT_IDLE_TIMEOUT,
 };
 
 static const struct option long_options[] = {
@@ -258,6 +266,8 @@ static const struct option long_options[] = {
 	{"cache", required_argument, NULL, OPT_CACHE},
 	{"raw", no_argument, NULL, OPT_RAW},
 	{"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+	{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+	{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -307,6 +317,8 @@ static void parse_command_line(int argc, char **argv, struct config *config)
 	config->buffer_size = DEVIO_DEFAULT_BUFFER_SIZE;
 	config->log_level = LOG_LEVEL_INFO;
 	config->socket_mode = DEVIO_DEFAULT_SOCKET_MODE;
+	config->max_connections = DEVIO_DEFAULT_CONNECTIONS;
+	config->idle_timeout_s = DEVIO_DEFAULT_IDLE_TIMEOUT_S;
 
 	while ((opt = getopt_long(argc, argv, "rvqhV", long_options, NULL)) != -1) {
 		switch (opt) {
@@ -366,6 +378,18 @@ static void parse_command_line(int argc, char **argv, struct config *config)
 			break;
 		case OPT_RAW:
 			config->disk.raw = true;
+			break;
+		case OPT_MAX_CONNECTIONS:
+			if (parse_u64(optarg, &value) < 0 || value < 1 || value > DEVIO_MAX_CONNECTIONS)
+				usage_error("bad connection count '%s' (1..%d)", optarg,
+					    DEVIO_MAX_CONNECTIONS);
+			config->max_connections = (unsigned int)value;
+			break;
+		case OPT_IDLE_TIMEOUT:
+			/* Kept below UINT_MAX milliseconds. */
+			if (parse_u64(optarg, &value) < 0 || value > 4000000)
+				usage_error("bad idle timeout '%s' (seconds, 0: none)", optarg);
+			config->idle_timeout_s = (unsigned int)value;
 			break;
 		case OPT_SOCKET_MODE:
 			parse_socket_mode(optarg, config);
@@ -593,6 +617,8 @@ int main(int argc, char **argv)
 		vdisk_close(disk);
 		return EXIT_RUNTIME;
 	}
+	server.max_connections = config.max_connections;
+	server.idle_timeout_ms = config.idle_timeout_s * 1000u;
 	r = pthread_create(&thread, NULL, signal_thread, &signals);
 	if (r != 0) {
 		log_error("cannot start: %s", strerror(r));

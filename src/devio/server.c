@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/deadline.h"
 #include "common/endian.h"
 #include "common/fdio.h"
 #include "common/log.h"
@@ -45,6 +46,8 @@ int devio_server_init(struct devio_server *server, struct vdisk *disk, uint64_t 
 	server->alignment = alignment;
 	server->buffer_size = buffer_size;
 	server->writeback = writeback;
+	server->max_connections = DEVIO_DEFAULT_CONNECTIONS;
+	server->idle_timeout_ms = DEVIO_DEFAULT_IDLE_TIMEOUT_S * 1000u;
 	server->serialize = !(disk->flags & VDISK_PARALLEL);
 	atomic_init(&server->stopping, false);
 	server->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -341,6 +344,8 @@ struct stream {
 	int in_fd;
 	int out_fd;
 	bool is_socket; /* one socket both ways: blocking, with a receive timeout */
+	bool idle_limited; /* the next request is due by idle_deadline */
+	struct timespec idle_deadline;
 	size_t start, end; /* buffered bytes are ahead[start, end) */
 	uint8_t ahead[STREAM_READ_AHEAD];
 };
@@ -354,11 +359,10 @@ static int stream_wait(struct stream *s)
 	};
 
 	for (;;) {
-		if (poll(fds, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
+		int n = deadline_poll(fds, 2, s->idle_limited ? &s->idle_deadline : NULL);
+
+		if (n < 0)
+			return n;
 		if (fds[1].revents)
 			return -ECANCELED;
 		if (fds[0].revents)
@@ -384,6 +388,8 @@ static ssize_t stream_read_some(struct stream *s, void *dst, size_t len)
 		if (n >= 0)
 			return n;
 		/* EAGAIN on a socket: STREAM_STOP_CHECK_MS went by in silence. */
+		if (errno == EAGAIN && s->idle_limited && deadline_passed(&s->idle_deadline))
+			return -ETIMEDOUT;
 		if (errno == EINTR || errno == EAGAIN)
 			continue;
 		/* A tty whose other side hung up says EIO: that is an end of stream. */
@@ -536,7 +542,12 @@ static void stream_setup_socket(struct stream *s)
 static int stream_read_request(struct stream *s, struct imdproxy_request *req, uint64_t *payload)
 {
 	size_t header_size;
-	int r = stream_fill(s, IMDPROXY_CODE_SIZE);
+	int r;
+
+	s->idle_limited = s->is_socket && s->server->idle_timeout_ms > 0;
+	if (s->idle_limited)
+		s->idle_deadline = deadline_after_ms(s->server->idle_timeout_ms);
+	r = stream_fill(s, IMDPROXY_CODE_SIZE);
 
 	if (r <= 0)
 		return r;
@@ -668,6 +679,9 @@ static void *connection_thread(void *arg)
 	r = devio_serve_stream(server, c->fd, c->fd, c->peer, false);
 	if (r == -EPIPE)
 		log_warning("%s: disconnected in the middle of a request", c->peer);
+	else if (r == -ETIMEDOUT)
+		log_info("%s: no request for %u s: closing", c->peer,
+			 server->idle_timeout_ms / 1000);
 	else if (r < 0 && r != -EMSGSIZE)
 		log_warning("%s: connection dropped: %s", c->peer, strerror(-r));
 	else
@@ -712,9 +726,9 @@ static void start_connection(struct devio_server *server, int fd,
 	if (addr->ss_family == AF_INET || addr->ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	pthread_mutex_lock(&server->sessions_lock);
-	if (server->sessions >= DEVIO_MAX_CONNECTIONS) {
+	if (server->sessions >= server->max_connections) {
 		pthread_mutex_unlock(&server->sessions_lock);
-		log_warning("too many connections (%d): refusing one", DEVIO_MAX_CONNECTIONS);
+		log_warning("too many connections (%u): refusing one", server->max_connections);
 		close(fd);
 		return;
 	}
