@@ -19,6 +19,7 @@
 #define DEVIO_MAX_BUFFER_SIZE (1u << 30)
 #define DEVIO_MAX_CONNECTIONS 1024 /* the largest --max-connections */
 #define DEVIO_DEFAULT_CONNECTIONS 64
+#define DEVIO_DEFAULT_BUFFER_MEMORY (256u << 20)
 #define DEVIO_DEFAULT_IDLE_TIMEOUT_S 300
 #define DEVIO_MAX_LISTENERS 16
 
@@ -31,6 +32,10 @@ struct devio_server {
 	/* A socket connection on which no whole request arrives for this long is
 	 * closed (0: never). */
 	unsigned int idle_timeout_ms;
+	/* Request buffers of all connections together stay within max_buffer_memory
+	 * (at least buffer_size); buffer_memory is what they hold now. */
+	size_t max_buffer_memory;
+	atomic_size_t buffer_memory;
 
 	/* Requests hold this for reading around each disk call; the shutdown holds it
 	 * for writing, so that no disk call is in progress when the disk is flushed. */

@@ -44,6 +44,7 @@ struct config {
 	mode_t socket_mode;
 	unsigned int max_connections;
 	unsigned int idle_timeout_s;
+	uint64_t max_buffer_memory; /* 0: the default */
 	const char *port_file;
 	const char *shm_name;
 	char *serial_device;        /* allocated */
@@ -102,6 +103,8 @@ static void print_help(void)
 	       "                          closed at once\n"
 	       "      --idle-timeout SECS close a connection that sends no request for SECS\n"
 	       "                          seconds (default 300; 0: never)\n"
+	       "      --max-buffer-memory BYTES  request buffers of all connections\n"
+	       "                          together (default 256M, at least BUFFERSIZE)\n"
 	       "      --port-file FILE    write the TCP port bound to FILE once listening\n"
 	       "      --partition N       serve partition N (0: the whole image)\n"
 	       "      --offset BYTES      where the disk starts, in bytes (suffixes as imdisk -b)\n"
@@ -251,6 +254,7 @@ enum {
 	OPT_SOCKET_MODE,
 	OPT_MAX_CONNECTIONS,
 	OPT_IDLE_TIMEOUT,
+	OPT_MAX_BUFFER_MEMORY,
 };
 
 static const struct option long_options[] = {
@@ -268,6 +272,7 @@ static const struct option long_options[] = {
 	{"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
 	{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
 	{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+	{"max-buffer-memory", required_argument, NULL, OPT_MAX_BUFFER_MEMORY},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -391,6 +396,12 @@ static void parse_command_line(int argc, char **argv, struct config *config)
 				usage_error("bad idle timeout '%s' (seconds, 0: none)", optarg);
 			config->idle_timeout_s = (unsigned int)value;
 			break;
+		case OPT_MAX_BUFFER_MEMORY:
+			if (size_parse(optarg, &request) < 0 || request.kind != SIZE_BYTES ||
+			    request.value == 0 || request.value > SIZE_MAX / 2)
+				usage_error("bad buffer memory '%s'", optarg);
+			config->max_buffer_memory = request.value;
+			break;
 		case OPT_SOCKET_MODE:
 			parse_socket_mode(optarg, config);
 			have_socket_mode = true;
@@ -456,6 +467,9 @@ static void parse_command_line(int argc, char **argv, struct config *config)
 		usage_error("--listen goes with a TCP port");
 	if (config->port_file && config->transport != TRANSPORT_TCP)
 		usage_error("--port-file goes with a TCP port");
+	if (config->max_buffer_memory && config->max_buffer_memory < config->buffer_size)
+		usage_error("--max-buffer-memory is below the buffer size (%" PRIu64 " bytes)",
+			    config->buffer_size);
 	if (have_socket_mode && config->transport != TRANSPORT_UNIX)
 		usage_error("--socket-mode goes with --unix");
 }
@@ -619,6 +633,8 @@ int main(int argc, char **argv)
 	}
 	server.max_connections = config.max_connections;
 	server.idle_timeout_ms = config.idle_timeout_s * 1000u;
+	if (config.max_buffer_memory)
+		server.max_buffer_memory = (size_t)config.max_buffer_memory;
 	r = pthread_create(&thread, NULL, signal_thread, &signals);
 	if (r != 0) {
 		log_error("cannot start: %s", strerror(r));

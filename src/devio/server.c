@@ -48,6 +48,9 @@ int devio_server_init(struct devio_server *server, struct vdisk *disk, uint64_t 
 	server->writeback = writeback;
 	server->max_connections = DEVIO_DEFAULT_CONNECTIONS;
 	server->idle_timeout_ms = DEVIO_DEFAULT_IDLE_TIMEOUT_S * 1000u;
+	server->max_buffer_memory = buffer_size > DEVIO_DEFAULT_BUFFER_MEMORY
+					    ? buffer_size : DEVIO_DEFAULT_BUFFER_MEMORY;
+	atomic_init(&server->buffer_memory, 0);
 	server->serialize = !(disk->flags & VDISK_PARALLEL);
 	atomic_init(&server->stopping, false);
 	server->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -562,20 +565,35 @@ static int stream_read_request(struct stream *s, struct imdproxy_request *req, u
 	return 1;
 }
 
-/* Room for a request's data, grown on demand: most clients never send 64 MiB. */
-static int data_reserve(uint8_t **data, size_t *cap, uint64_t need)
+/* Room for a request's data, grown on demand: most clients never send 64 MiB.
+ * Every connection's buffer counts against the server's max_buffer_memory, so
+ * that headers claiming large requests on many connections cannot make devio
+ * commit more than that: -ENOMEM past it. */
+static int data_reserve(struct devio_server *server, uint8_t **data, size_t *cap, uint64_t need)
 {
-	size_t size;
+	size_t size, held;
 
 	if (need <= *cap && *data)
 		return 0;
 	size = (size_t)((need + DATA_BUFFER_STEP - 1) / DATA_BUFFER_STEP * DATA_BUFFER_STEP);
 	if (size == 0)
 		size = DATA_BUFFER_STEP;
+	held = atomic_fetch_add(&server->buffer_memory, size - *cap) + (size - *cap);
 	free(*data);
+	*data = NULL;
+	if (held > server->max_buffer_memory) {
+		atomic_fetch_sub(&server->buffer_memory, size);
+		*cap = 0;
+		return -ENOMEM;
+	}
 	*data = malloc(size);
-	*cap = *data ? size : 0;
-	return *data ? 0 : -ENOMEM;
+	if (!*data) {
+		atomic_fetch_sub(&server->buffer_memory, size);
+		*cap = 0;
+		return -ENOMEM;
+	}
+	*cap = size;
+	return 0;
 }
 
 int devio_serve_stream(struct devio_server *server, int in_fd, int out_fd, const char *peer,
@@ -616,9 +634,13 @@ int devio_serve_stream(struct devio_server *server, int in_fd, int out_fd, const
 			r = -EMSGSIZE;
 			break;
 		}
-		r = data_reserve(&data, &data_cap, need);
-		if (r < 0)
+		r = data_reserve(server, &data, &data_cap, need);
+		if (r < 0) {
+			log_warning("%s: %s of %" PRIu64 " bytes: request buffers are at their "
+				    "limit (%zu bytes): dropping the connection", peer,
+				    imdproxy_code_name(req.code), need, server->max_buffer_memory);
 			break;
+		}
 		r = stream_read(s, data, payload);
 		if (r < 0)
 			break;
@@ -659,6 +681,7 @@ int devio_serve_stream(struct devio_server *server, int in_fd, int out_fd, const
 	if (r == -ECANCELED)
 		r = 0; /* devio is stopping */
 	free(data);
+	atomic_fetch_sub(&server->buffer_memory, data_cap);
 	free(s);
 	return r;
 }
