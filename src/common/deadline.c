@@ -21,16 +21,17 @@ struct timespec deadline_after_ms(unsigned int ms)
 int deadline_remaining_ms(const struct timespec *deadline)
 {
 	struct timespec now;
-	int64_t ms;
+	int64_t ns, ms;
 
 	if (!deadline)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	/* Rounded up, so that a wait of the remaining time never ends early. */
-	ms = (int64_t)(deadline->tv_sec - now.tv_sec) * 1000 +
-	     (deadline->tv_nsec - now.tv_nsec + 999999L) / 1000000L;
-	if (ms <= 0)
+	ns = (int64_t)(deadline->tv_sec - now.tv_sec) * 1000000000LL +
+	     (deadline->tv_nsec - now.tv_nsec);
+	if (ns <= 0)
 		return 0;
+	/* Rounded up, so that a wait of the remaining time never ends early. */
+	ms = (ns + 999999) / 1000000;
 	return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
