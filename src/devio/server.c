@@ -26,6 +26,7 @@
 #include "common/endian.h"
 #include "common/fdio.h"
 #include "common/log.h"
+#include "common/stream_io.h"
 #include "devio/devio.h"
 
 /* Bytes read ahead from a stream: a header and small data come in one read. */
@@ -41,6 +42,8 @@
 int devio_server_init(struct devio_server *server, struct vdisk *disk, uint64_t alignment,
 		      size_t buffer_size, bool writeback)
 {
+	pthread_condattr_t cond_attr;
+
 	memset(server, 0, sizeof(*server));
 	server->disk = disk;
 	server->alignment = alignment;
@@ -60,7 +63,11 @@ int devio_server_init(struct devio_server *server, struct vdisk *disk, uint64_t 
 	pthread_mutex_init(&server->disk_serial, NULL);
 	pthread_mutex_init(&server->sessions_lock, NULL);
 	pthread_mutex_init(&server->stop_lock, NULL);
-	pthread_cond_init(&server->sessions_done, NULL);
+	/* Its waits end at a deadline_after_ms() deadline: on the monotonic clock. */
+	pthread_condattr_init(&cond_attr);
+	pthread_condattr_setclock(&cond_attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&server->sessions_done, &cond_attr);
+	pthread_condattr_destroy(&cond_attr);
 	return 0;
 }
 
@@ -94,13 +101,7 @@ int devio_server_finish(struct devio_server *server, unsigned int grace_ms)
 	int r;
 
 	devio_server_stop(server);
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += grace_ms / 1000;
-	deadline.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	deadline = deadline_after_ms(grace_ms);
 	pthread_mutex_lock(&server->sessions_lock);
 	while (server->sessions > 0) {
 		if (pthread_cond_timedwait(&server->sessions_done, &server->sessions_lock, &deadline) ==
@@ -462,27 +463,8 @@ static int stream_write(struct stream *s, const uint8_t *header, size_t header_s
 		{.iov_base = (void *)header, .iov_len = header_size},
 		{.iov_base = (void *)data, .iov_len = data_size},
 	};
-	struct iovec *v = iov;
-	int count = data_size ? 2 : 1;
 
-	while (count > 0) {
-		ssize_t n = writev(s->out_fd, v, count);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		while (count > 0 && (size_t)n >= v->iov_len) {
-			n -= (ssize_t)v->iov_len;
-			v++;
-			count--;
-		}
-		if (count > 0) {
-			v->iov_base = (uint8_t *)v->iov_base + n;
-			v->iov_len -= (size_t)n;
-		}
-	}
-	return 0;
+	return stream_write_all(s->out_fd, iov, 2, NULL);
 }
 
 /* A READ reply whose data is the disk's own bytes (a view): sent without waiting
