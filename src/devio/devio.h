@@ -17,7 +17,10 @@
 #define DEVIO_DEFAULT_BUFFER_SIZE (64u << 20) /* the reference server's, on 64-bit */
 #define DEVIO_MIN_BUFFER_SIZE 512u
 #define DEVIO_MAX_BUFFER_SIZE (1u << 30)
-#define DEVIO_MAX_CONNECTIONS 1024
+#define DEVIO_MAX_CONNECTIONS 1024 /* the largest --max-connections */
+#define DEVIO_DEFAULT_CONNECTIONS 64
+#define DEVIO_DEFAULT_BUFFER_MEMORY (256u << 20)
+#define DEVIO_DEFAULT_IDLE_TIMEOUT_S 300
 #define DEVIO_MAX_LISTENERS 16
 
 struct devio_server {
@@ -25,6 +28,14 @@ struct devio_server {
 	uint64_t alignment;   /* sent as INFO req_alignment */
 	size_t buffer_size;   /* the largest READ/WRITE (and request data) served */
 	bool writeback;       /* acknowledge writes before they are durable */
+	unsigned int max_connections; /* more are closed at once */
+	/* A socket connection on which no whole request arrives for this long is
+	 * closed (0: never). */
+	unsigned int idle_timeout_ms;
+	/* Request buffers of all connections together stay within max_buffer_memory
+	 * (at least buffer_size); buffer_memory is what they hold now. */
+	size_t max_buffer_memory;
+	atomic_size_t buffer_memory;
 
 	/* Requests hold this for reading around each disk call; the shutdown holds it
 	 * for writing, so that no disk call is in progress when the disk is flushed. */
@@ -104,13 +115,15 @@ int devio_listen_tcp(const char *address, uint16_t port, int *fds, size_t max, s
 
 /* listen_unix.c: a unix-domain stream socket at path (a stale socket there is
  * replaced, a live one is -EADDRINUSE).  The path appears only once the socket
- * listens.  devio_unlisten_unix removes it. */
+ * listens, with permissions `mode` (DEVIO_DEFAULT_SOCKET_MODE: the owner only)
+ * whatever the umask.  devio_unlisten_unix removes it. */
 struct devio_unix_listener {
 	int fd;
 	dev_t dev; /* the socket file, so that only ours is removed */
 	ino_t ino;
 };
-int devio_listen_unix(const char *path, struct devio_unix_listener *listener);
+#define DEVIO_DEFAULT_SOCKET_MODE 0600
+int devio_listen_unix(const char *path, mode_t mode, struct devio_unix_listener *listener);
 void devio_unlisten_unix(const char *path, const struct devio_unix_listener *listener);
 
 /* stdio.c: one session on stdin/stdout (inetd style). */

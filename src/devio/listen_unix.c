@@ -46,8 +46,9 @@ static int remove_if_stale(const char *path)
 	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
 }
 
-int devio_listen_unix(const char *path, struct devio_unix_listener *out)
+int devio_listen_unix(const char *path, mode_t mode, struct devio_unix_listener *out)
 {
+	mode_t old_umask;
 	struct stat st;
 	struct sockaddr_un addr;
 	char temporary[sizeof(addr.sun_path)];
@@ -69,8 +70,18 @@ int devio_listen_unix(const char *path, struct devio_unix_listener *out)
 		return -errno;
 	strcpy(addr.sun_path, temporary);
 	unlink(temporary);
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, SOMAXCONN) < 0)
-		goto fail;
+	/* Bound 0600 whatever the caller's umask, then widened to the mode asked for
+	 * before the path appears: IMDPROXY has no authentication, so the file's
+	 * mode is the only gate.  Nothing else in devio creates files meanwhile. */
+	old_umask = umask(077);
+	r = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(old_umask);
+	if (r < 0 || chmod(temporary, mode) < 0 || listen(fd, SOMAXCONN) < 0) {
+		r = -errno;
+		unlink(temporary);
+		close(fd);
+		return r;
+	}
 	if (rename(temporary, path) < 0) {
 		r = -errno;
 		unlink(temporary);
@@ -87,10 +98,6 @@ int devio_listen_unix(const char *path, struct devio_unix_listener *out)
 	out->dev = st.st_dev;
 	out->ino = st.st_ino;
 	return 0;
-fail:
-	r = -errno;
-	close(fd);
-	return r;
 }
 
 void devio_unlisten_unix(const char *path, const struct devio_unix_listener *listener)

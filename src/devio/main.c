@@ -41,6 +41,10 @@ struct config {
 	uint16_t port;
 	const char *listen_address;
 	const char *unix_path;
+	mode_t socket_mode;
+	unsigned int max_connections;
+	unsigned int idle_timeout_s;
+	uint64_t max_buffer_memory; /* 0: the default */
 	const char *port_file;
 	const char *shm_name;
 	char *serial_device;        /* allocated */
@@ -93,6 +97,14 @@ static void print_help(void)
 	       "  -r, --read-only         refuse writes (errorno 9, EBADF)\n"
 	       "      --listen ADDR       listen on ADDR (e.g. 0.0.0.0, ::, a host name)\n"
 	       "      --unix PATH         listen on a unix-domain socket instead of a port\n"
+	       "      --socket-mode MODE  the socket's permissions, octal (default 0600: only\n"
+	       "                          devio's user may connect)\n"
+	       "      --max-connections N at most N connections at once (default 64); more are\n"
+	       "                          closed at once\n"
+	       "      --idle-timeout SECS close a connection that sends no request for SECS\n"
+	       "                          seconds (default 300; 0: never)\n"
+	       "      --max-buffer-memory BYTES  request buffers of all connections\n"
+	       "                          together (default 256M, at least BUFFERSIZE)\n"
 	       "      --port-file FILE    write the TCP port bound to FILE once listening\n"
 	       "      --partition N       serve partition N (0: the whole image)\n"
 	       "      --offset BYTES      where the disk starts, in bytes (suffixes as imdisk -b)\n"
@@ -239,6 +251,10 @@ enum {
 	OPT_BUFFER_SIZE,
 	OPT_CACHE,
 	OPT_RAW,
+	OPT_SOCKET_MODE,
+	OPT_MAX_CONNECTIONS,
+	OPT_IDLE_TIMEOUT,
+	OPT_MAX_BUFFER_MEMORY,
 };
 
 static const struct option long_options[] = {
@@ -253,6 +269,10 @@ static const struct option long_options[] = {
 	{"buffer-size", required_argument, NULL, OPT_BUFFER_SIZE},
 	{"cache", required_argument, NULL, OPT_CACHE},
 	{"raw", no_argument, NULL, OPT_RAW},
+	{"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+	{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+	{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+	{"max-buffer-memory", required_argument, NULL, OPT_MAX_BUFFER_MEMORY},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -274,9 +294,23 @@ static void parse_buffer_size(const char *text, struct config *config)
 		usage_error("bad buffer size '%s' (512 bytes to 1G)", text);
 }
 
+/* Octal permission bits, as chmod takes them: who else may connect. */
+static void parse_socket_mode(const char *text, struct config *config)
+{
+	char *end;
+	unsigned long mode;
+
+	errno = 0;
+	mode = strtoul(text, &end, 8);
+	if (!*text || *end || errno || mode > 0777 || text[0] == '-' || text[0] == '+')
+		usage_error("bad socket mode '%s' (octal permission bits, e.g. 0660)", text);
+	config->socket_mode = (mode_t)mode;
+}
+
 static void parse_command_line(int argc, char **argv, struct config *config)
 {
 	bool have_window = false, have_offset = false, have_alignment = false, have_buffer = false;
+	bool have_socket_mode = false;
 	struct size_request request;
 	char **args;
 	int count, opt;
@@ -287,6 +321,9 @@ static void parse_command_line(int argc, char **argv, struct config *config)
 	config->alignment = 1;
 	config->buffer_size = DEVIO_DEFAULT_BUFFER_SIZE;
 	config->log_level = LOG_LEVEL_INFO;
+	config->socket_mode = DEVIO_DEFAULT_SOCKET_MODE;
+	config->max_connections = DEVIO_DEFAULT_CONNECTIONS;
+	config->idle_timeout_s = DEVIO_DEFAULT_IDLE_TIMEOUT_S;
 
 	while ((opt = getopt_long(argc, argv, "rvqhV", long_options, NULL)) != -1) {
 		switch (opt) {
@@ -346,6 +383,28 @@ static void parse_command_line(int argc, char **argv, struct config *config)
 			break;
 		case OPT_RAW:
 			config->disk.raw = true;
+			break;
+		case OPT_MAX_CONNECTIONS:
+			if (parse_u64(optarg, &value) < 0 || value < 1 || value > DEVIO_MAX_CONNECTIONS)
+				usage_error("bad connection count '%s' (1..%d)", optarg,
+					    DEVIO_MAX_CONNECTIONS);
+			config->max_connections = (unsigned int)value;
+			break;
+		case OPT_IDLE_TIMEOUT:
+			/* Kept below UINT_MAX milliseconds. */
+			if (parse_u64(optarg, &value) < 0 || value > 4000000)
+				usage_error("bad idle timeout '%s' (seconds, 0: none)", optarg);
+			config->idle_timeout_s = (unsigned int)value;
+			break;
+		case OPT_MAX_BUFFER_MEMORY:
+			if (size_parse(optarg, &request) < 0 || request.kind != SIZE_BYTES ||
+			    request.value == 0 || request.value > SIZE_MAX / 2)
+				usage_error("bad buffer memory '%s'", optarg);
+			config->max_buffer_memory = request.value;
+			break;
+		case OPT_SOCKET_MODE:
+			parse_socket_mode(optarg, config);
+			have_socket_mode = true;
 			break;
 		case 'v':
 			config->log_level = LOG_LEVEL_DEBUG;
@@ -408,6 +467,11 @@ static void parse_command_line(int argc, char **argv, struct config *config)
 		usage_error("--listen goes with a TCP port");
 	if (config->port_file && config->transport != TRANSPORT_TCP)
 		usage_error("--port-file goes with a TCP port");
+	if (config->max_buffer_memory && config->max_buffer_memory < config->buffer_size)
+		usage_error("--max-buffer-memory is below the buffer size (%" PRIu64 " bytes)",
+			    config->buffer_size);
+	if (have_socket_mode && config->transport != TRANSPORT_UNIX)
+		usage_error("--socket-mode goes with --unix");
 }
 
 static struct devio_server server;
@@ -487,7 +551,7 @@ out:
 static int serve_unix(const struct config *config)
 {
 	struct devio_unix_listener listener;
-	int r = devio_listen_unix(config->unix_path, &listener);
+	int r = devio_listen_unix(config->unix_path, config->socket_mode, &listener);
 
 	if (r < 0) {
 		log_error("cannot listen on %s: %s", config->unix_path,
@@ -567,6 +631,10 @@ int main(int argc, char **argv)
 		vdisk_close(disk);
 		return EXIT_RUNTIME;
 	}
+	server.max_connections = config.max_connections;
+	server.idle_timeout_ms = config.idle_timeout_s * 1000u;
+	if (config.max_buffer_memory)
+		server.max_buffer_memory = (size_t)config.max_buffer_memory;
 	r = pthread_create(&thread, NULL, signal_thread, &signals);
 	if (r != 0) {
 		log_error("cannot start: %s", strerror(r));

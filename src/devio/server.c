@@ -1,5 +1,5 @@
-/* The IMDPROXY server: requests in, disk calls, replies out.  The request handler
- * is shared by stream sessions (here) and the shared-memory transport (shm.c).
+/* The IMDPROXY server: its lifecycle, stream sessions and accepted connections.
+ * Each request is answered by request_handler.c (shared with shm.c).
  *
  * The stream never desynchronises: the size of every request header follows from
  * its code and the size of the data after it is in the header, so a request that
@@ -22,9 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/deadline.h"
 #include "common/endian.h"
 #include "common/fdio.h"
 #include "common/log.h"
+#include "common/stream_io.h"
 #include "devio/devio.h"
 
 /* Bytes read ahead from a stream: a header and small data come in one read. */
@@ -40,11 +42,18 @@
 int devio_server_init(struct devio_server *server, struct vdisk *disk, uint64_t alignment,
 		      size_t buffer_size, bool writeback)
 {
+	pthread_condattr_t cond_attr;
+
 	memset(server, 0, sizeof(*server));
 	server->disk = disk;
 	server->alignment = alignment;
 	server->buffer_size = buffer_size;
 	server->writeback = writeback;
+	server->max_connections = DEVIO_DEFAULT_CONNECTIONS;
+	server->idle_timeout_ms = DEVIO_DEFAULT_IDLE_TIMEOUT_S * 1000u;
+	server->max_buffer_memory = buffer_size > DEVIO_DEFAULT_BUFFER_MEMORY
+					    ? buffer_size : DEVIO_DEFAULT_BUFFER_MEMORY;
+	atomic_init(&server->buffer_memory, 0);
 	server->serialize = !(disk->flags & VDISK_PARALLEL);
 	atomic_init(&server->stopping, false);
 	server->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -54,7 +63,11 @@ int devio_server_init(struct devio_server *server, struct vdisk *disk, uint64_t 
 	pthread_mutex_init(&server->disk_serial, NULL);
 	pthread_mutex_init(&server->sessions_lock, NULL);
 	pthread_mutex_init(&server->stop_lock, NULL);
-	pthread_cond_init(&server->sessions_done, NULL);
+	/* Its waits end at a deadline_after_ms() deadline: on the monotonic clock. */
+	pthread_condattr_init(&cond_attr);
+	pthread_condattr_setclock(&cond_attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&server->sessions_done, &cond_attr);
+	pthread_condattr_destroy(&cond_attr);
 	return 0;
 }
 
@@ -88,13 +101,7 @@ int devio_server_finish(struct devio_server *server, unsigned int grace_ms)
 	int r;
 
 	devio_server_stop(server);
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += grace_ms / 1000;
-	deadline.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	deadline = deadline_after_ms(grace_ms);
 	pthread_mutex_lock(&server->sessions_lock);
 	while (server->sessions > 0) {
 		if (pthread_cond_timedwait(&server->sessions_done, &server->sessions_lock, &deadline) ==
@@ -117,230 +124,14 @@ int devio_server_finish(struct devio_server *server, unsigned int grace_ms)
 	return r;
 }
 
-void devio_server_info(const struct devio_server *server, struct imdproxy_info *info)
-{
-	const struct vdisk *disk = server->disk;
-
-	info->file_size = disk->size;
-	info->req_alignment = server->alignment;
-	info->flags = 0;
-	if (disk->flags & VDISK_READ_ONLY) {
-		info->flags |= IMDPROXY_FLAG_RO;
-	} else {
-		/* Said only when the disk really does it: a client may rely on them. */
-		if (disk->flags & VDISK_CAN_TRIM)
-			info->flags |= IMDPROXY_FLAG_SUPPORTS_UNMAP;
-		if (disk->flags & VDISK_CAN_ZERO)
-			info->flags |= IMDPROXY_FLAG_SUPPORTS_ZERO;
-	}
-}
-
-/* Around every disk call: -ECANCELED once devio is stopping. */
-static int disk_begin(struct devio_server *server)
-{
-	if (atomic_load(&server->stopping))
-		return -ECANCELED;
-	pthread_rwlock_rdlock(&server->disk_use);
-	if (atomic_load(&server->stopping)) {
-		pthread_rwlock_unlock(&server->disk_use);
-		return -ECANCELED;
-	}
-	if (server->serialize)
-		pthread_mutex_lock(&server->disk_serial);
-	return 0;
-}
-
-static void disk_end(struct devio_server *server)
-{
-	if (server->serialize)
-		pthread_mutex_unlock(&server->disk_serial);
-	pthread_rwlock_unlock(&server->disk_use);
-}
-
-int devio_server_flush(struct devio_server *server)
-{
-	int r = disk_begin(server);
-
-	if (r < 0)
-		return r == -ECANCELED ? 0 : r; /* the shutdown flushes */
-	r = vdisk_flush(server->disk);
-	disk_end(server);
-	return r;
-}
-
-/* The errorno sent for a disk error: the host's errno, as the reference server does,
- * with a read-only disk's EROFS sent as the EBADF that ImDisk clients know. */
-static uint64_t wire_errno(int r)
-{
-	if (r == -EROFS)
-		return EBADF;
-	return (uint64_t)-r;
-}
-
-/* In write-through mode a change is acknowledged only once it is durable. */
-static int make_durable(struct devio_server *server)
-{
-	return server->writeback ? 0 : vdisk_flush(server->disk);
-}
-
-static int serve_read(struct devio_server *server, const struct imdproxy_request *req,
-		      uint8_t *data, size_t data_cap, uint64_t *length, const void **view)
-{
-	uint64_t size = server->disk->size;
-	uint64_t count;
-	int r;
-
-	*length = 0;
-	if (req->length > data_cap)
-		return -EINVAL;
-	/* Nothing is made up past the end: a read that starts there fails, one that
-	 * crosses it is short (the protocol's way of saying "no more"). */
-	if (req->offset > size || (req->offset == size && req->length > 0))
-		return -EINVAL;
-	count = req->length < size - req->offset ? req->length : size - req->offset;
-	r = disk_begin(server);
-	if (r < 0)
-		return r;
-	/* A serialized disk is not held while a reply goes out. */
-	if (view && !server->serialize && (*view = vdisk_view(server->disk, (size_t)count, req->offset))) {
-		*length = count;
-		return 0; /* the disk stays in use until devio_view_end */
-	}
-	r = vdisk_read(server->disk, data, (size_t)count, req->offset);
-	disk_end(server);
-	if (r == 0)
-		*length = count;
-	return r;
-}
-
-void devio_view_end(struct devio_server *server)
-{
-	vdisk_view_end(server->disk);
-	disk_end(server);
-}
-
-static int serve_write(struct devio_server *server, const struct imdproxy_request *req,
-		       const uint8_t *data, uint64_t payload, size_t data_cap)
-{
-	uint64_t size = server->disk->size;
-	int r;
-
-	if (payload > data_cap)
-		return -EINVAL;
-	if (server->disk->flags & VDISK_READ_ONLY)
-		return -EROFS;
-	/* Never a silent grow: the disk is the size INFO said. */
-	if (req->offset > size || req->length > size - req->offset)
-		return -EINVAL;
-	r = disk_begin(server);
-	if (r < 0)
-		return r;
-	r = vdisk_write(server->disk, data, (size_t)req->length, req->offset);
-	if (r == 0)
-		r = make_durable(server);
-	disk_end(server);
-	return r;
-}
-
-/* UNMAP and ZERO: every range is checked before any is applied. */
-static int serve_ranges(struct devio_server *server, const struct imdproxy_request *req,
-			const uint8_t *data, uint64_t payload, size_t data_cap)
-{
-	uint64_t size = server->disk->size;
-	int64_t count = imdproxy_range_count(payload);
-	int r;
-
-	if (count < 0 || payload > data_cap)
-		return -EINVAL;
-	if (server->disk->flags & VDISK_READ_ONLY)
-		return -EROFS;
-	for (int64_t i = 0; i < count; i++) {
-		struct imdproxy_range range;
-
-		imdproxy_decode_range(data + i * IMDPROXY_RANGE_ENTRY_SIZE, &range);
-		/* The offset is an i64 on the wire: a negative one is out of range. */
-		if (range.offset > size || range.length > size - range.offset)
-			return -EINVAL;
-	}
-	r = disk_begin(server);
-	if (r < 0)
-		return r;
-	for (int64_t i = 0; i < count && r == 0; i++) {
-		struct imdproxy_range range;
-
-		imdproxy_decode_range(data + i * IMDPROXY_RANGE_ENTRY_SIZE, &range);
-		if (req->code == IMDPROXY_REQ_UNMAP)
-			r = vdisk_trim(server->disk, range.offset, range.length);
-		else
-			r = vdisk_zero(server->disk, range.offset, range.length);
-	}
-	if (r == 0 && count > 0)
-		r = make_durable(server);
-	disk_end(server);
-	return r;
-}
-
-enum devio_action devio_handle_request(struct devio_server *server,
-				       const struct imdproxy_request *req, uint8_t *data,
-				       uint64_t payload, size_t data_cap, uint8_t *reply,
-				       size_t *reply_size, size_t *reply_data, const void **view)
-{
-	struct imdproxy_info info;
-	uint64_t length;
-	int r;
-
-	*reply_data = 0;
-	if (view)
-		*view = NULL;
-	switch (req->code) {
-	case IMDPROXY_REQ_INFO:
-		devio_server_info(server, &info);
-		*reply_size = imdproxy_encode_info_reply(reply, &info);
-		return DEVIO_REPLY;
-	case IMDPROXY_REQ_READ:
-		r = serve_read(server, req, data, data_cap, &length, view);
-		if (r == -ECANCELED)
-			return DEVIO_DROP;
-		*reply_size = imdproxy_encode_read_reply(reply, r < 0 ? wire_errno(r) : 0, length);
-		*reply_data = (size_t)length;
-		return DEVIO_REPLY;
-	case IMDPROXY_REQ_WRITE:
-		r = serve_write(server, req, data, payload, data_cap);
-		if (r == -ECANCELED)
-			return DEVIO_DROP;
-		/* A failed WRITE says length all-ones, like the reference server. */
-		*reply_size = imdproxy_encode_write_reply(reply, r < 0 ? wire_errno(r) : 0,
-							  r < 0 ? IMDPROXY_WRITE_FAILED : req->length);
-		return DEVIO_REPLY;
-	case IMDPROXY_REQ_UNMAP:
-	case IMDPROXY_REQ_ZERO:
-		r = serve_ranges(server, req, data, payload, data_cap);
-		if (r == -ECANCELED)
-			return DEVIO_DROP;
-		*reply_size = imdproxy_encode_range_reply(reply, r < 0 ? wire_errno(r) : 0);
-		return DEVIO_REPLY;
-	case IMDPROXY_REQ_CLOSE:
-		return DEVIO_CLOSE;
-	case IMDPROXY_REQ_CONNECT:
-		/* Meant for ImDisk's proxy service, not for a server: refused in the shape
-		 * of a CONNECT reply, so the client can read it. */
-		*reply_size = imdproxy_encode_connect_reply(reply, ENODEV, 0);
-		return DEVIO_REPLY;
-	case IMDPROXY_REQ_SCSI:
-		*reply_size = imdproxy_encode_scsi_reply(reply, ENODEV, 0);
-		return DEVIO_REPLY;
-	default:
-		*reply_size = imdproxy_encode_error_reply(reply, ENODEV);
-		return DEVIO_REPLY;
-	}
-}
-
 /* A connected stream with read-ahead, whose waits end when devio stops. */
 struct stream {
 	struct devio_server *server;
 	int in_fd;
 	int out_fd;
 	bool is_socket; /* one socket both ways: blocking, with a receive timeout */
+	bool idle_limited; /* the next request is due by idle_deadline */
+	struct timespec idle_deadline;
 	size_t start, end; /* buffered bytes are ahead[start, end) */
 	uint8_t ahead[STREAM_READ_AHEAD];
 };
@@ -354,11 +145,10 @@ static int stream_wait(struct stream *s)
 	};
 
 	for (;;) {
-		if (poll(fds, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
+		int n = deadline_poll(fds, 2, s->idle_limited ? &s->idle_deadline : NULL);
+
+		if (n < 0)
+			return n;
 		if (fds[1].revents)
 			return -ECANCELED;
 		if (fds[0].revents)
@@ -384,6 +174,8 @@ static ssize_t stream_read_some(struct stream *s, void *dst, size_t len)
 		if (n >= 0)
 			return n;
 		/* EAGAIN on a socket: STREAM_STOP_CHECK_MS went by in silence. */
+		if (errno == EAGAIN && s->idle_limited && deadline_passed(&s->idle_deadline))
+			return -ETIMEDOUT;
 		if (errno == EINTR || errno == EAGAIN)
 			continue;
 		/* A tty whose other side hung up says EIO: that is an end of stream. */
@@ -453,27 +245,8 @@ static int stream_write(struct stream *s, const uint8_t *header, size_t header_s
 		{.iov_base = (void *)header, .iov_len = header_size},
 		{.iov_base = (void *)data, .iov_len = data_size},
 	};
-	struct iovec *v = iov;
-	int count = data_size ? 2 : 1;
 
-	while (count > 0) {
-		ssize_t n = writev(s->out_fd, v, count);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		while (count > 0 && (size_t)n >= v->iov_len) {
-			n -= (ssize_t)v->iov_len;
-			v++;
-			count--;
-		}
-		if (count > 0) {
-			v->iov_base = (uint8_t *)v->iov_base + n;
-			v->iov_len -= (size_t)n;
-		}
-	}
-	return 0;
+	return stream_write_all(s->out_fd, iov, 2, NULL);
 }
 
 /* A READ reply whose data is the disk's own bytes (a view): sent without waiting
@@ -536,7 +309,12 @@ static void stream_setup_socket(struct stream *s)
 static int stream_read_request(struct stream *s, struct imdproxy_request *req, uint64_t *payload)
 {
 	size_t header_size;
-	int r = stream_fill(s, IMDPROXY_CODE_SIZE);
+	int r;
+
+	s->idle_limited = s->is_socket && s->server->idle_timeout_ms > 0;
+	if (s->idle_limited)
+		s->idle_deadline = deadline_after_ms(s->server->idle_timeout_ms);
+	r = stream_fill(s, IMDPROXY_CODE_SIZE);
 
 	if (r <= 0)
 		return r;
@@ -551,20 +329,35 @@ static int stream_read_request(struct stream *s, struct imdproxy_request *req, u
 	return 1;
 }
 
-/* Room for a request's data, grown on demand: most clients never send 64 MiB. */
-static int data_reserve(uint8_t **data, size_t *cap, uint64_t need)
+/* Room for a request's data, grown on demand: most clients never send 64 MiB.
+ * Every connection's buffer counts against the server's max_buffer_memory, so
+ * that headers claiming large requests on many connections cannot make devio
+ * commit more than that: -ENOMEM past it. */
+static int data_reserve(struct devio_server *server, uint8_t **data, size_t *cap, uint64_t need)
 {
-	size_t size;
+	size_t size, held;
 
 	if (need <= *cap && *data)
 		return 0;
 	size = (size_t)((need + DATA_BUFFER_STEP - 1) / DATA_BUFFER_STEP * DATA_BUFFER_STEP);
 	if (size == 0)
 		size = DATA_BUFFER_STEP;
+	held = atomic_fetch_add(&server->buffer_memory, size - *cap) + (size - *cap);
 	free(*data);
+	*data = NULL;
+	if (held > server->max_buffer_memory) {
+		atomic_fetch_sub(&server->buffer_memory, size);
+		*cap = 0;
+		return -ENOMEM;
+	}
 	*data = malloc(size);
-	*cap = *data ? size : 0;
-	return *data ? 0 : -ENOMEM;
+	if (!*data) {
+		atomic_fetch_sub(&server->buffer_memory, size);
+		*cap = 0;
+		return -ENOMEM;
+	}
+	*cap = size;
+	return 0;
 }
 
 int devio_serve_stream(struct devio_server *server, int in_fd, int out_fd, const char *peer,
@@ -605,9 +398,13 @@ int devio_serve_stream(struct devio_server *server, int in_fd, int out_fd, const
 			r = -EMSGSIZE;
 			break;
 		}
-		r = data_reserve(&data, &data_cap, need);
-		if (r < 0)
+		r = data_reserve(server, &data, &data_cap, need);
+		if (r < 0) {
+			log_warning("%s: %s of %" PRIu64 " bytes: request buffers are at their "
+				    "limit (%zu bytes): dropping the connection", peer,
+				    imdproxy_code_name(req.code), need, server->max_buffer_memory);
 			break;
+		}
 		r = stream_read(s, data, payload);
 		if (r < 0)
 			break;
@@ -648,6 +445,7 @@ int devio_serve_stream(struct devio_server *server, int in_fd, int out_fd, const
 	if (r == -ECANCELED)
 		r = 0; /* devio is stopping */
 	free(data);
+	atomic_fetch_sub(&server->buffer_memory, data_cap);
 	free(s);
 	return r;
 }
@@ -668,6 +466,9 @@ static void *connection_thread(void *arg)
 	r = devio_serve_stream(server, c->fd, c->fd, c->peer, false);
 	if (r == -EPIPE)
 		log_warning("%s: disconnected in the middle of a request", c->peer);
+	else if (r == -ETIMEDOUT)
+		log_info("%s: no request for %u s: closing", c->peer,
+			 server->idle_timeout_ms / 1000);
 	else if (r < 0 && r != -EMSGSIZE)
 		log_warning("%s: connection dropped: %s", c->peer, strerror(-r));
 	else
@@ -712,9 +513,9 @@ static void start_connection(struct devio_server *server, int fd,
 	if (addr->ss_family == AF_INET || addr->ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	pthread_mutex_lock(&server->sessions_lock);
-	if (server->sessions >= DEVIO_MAX_CONNECTIONS) {
+	if (server->sessions >= server->max_connections) {
 		pthread_mutex_unlock(&server->sessions_lock);
-		log_warning("too many connections (%d): refusing one", DEVIO_MAX_CONNECTIONS);
+		log_warning("too many connections (%u): refusing one", server->max_connections);
 		close(fd);
 		return;
 	}
