@@ -6,7 +6,7 @@ PREFIX ?= /usr/local
 
 # Build and test dependencies, all from Debian 12.
 DEBIAN_PACKAGES = meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
-	libfuse3-dev fuse3 liburing-dev libnbd-dev libmount-dev libblkid-dev \
+	fuse3 liburing-dev libnbd-dev libmount-dev libblkid-dev \
 	libjson-c-dev libcmocka-dev util-linux fdisk e2fsprogs xfsprogs dosfstools mtools \
 	fio nbdkit nbdfuse qemu-utils qemu-system-common socat procps kmod
 
