@@ -3,7 +3,7 @@
 #
 # Every script measures ours and its anchors in ONE run, job by job in turn
 # (the machine is shared and noisy: only ratios from one run count), with the
-# fio parameters of /work/shared/reference/anchors.md:
+# anchors' fio parameters (docs/performance.md):
 #   --ioengine=io_uring --direct=1 --size=1G --time_based --runtime=7 --numjobs=1
 # and five jobs: 1M seq write qd8, 1M seq read qd8, 4k randwrite qd32,
 # 4k randread qd32, 4k randread qd1.
