@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The user-space anchors (docs/performance.md, "The anchors"), made exactly as
+# The user-space anchors (described in docs/performance.md), made exactly as
 # measured there (sourced by bench/fuse-transport.sh and bench/proxy.sh after
 # bench/lib.sh).  Each sets ANCHOR_DEV (a /dev/loopN with direct I/O) and
 # registers its undoing at exit: loop detached, FUSE unmounted, server killed.
