@@ -43,6 +43,7 @@
 
 #include "common/endian.h"
 #include "common/fdio.h"
+#include "common/trace.h"
 #include "backend/proxy_internal.h"
 #include "protocol/imdproxy.h"
 
@@ -57,8 +58,6 @@
 #define PROXY_GROW_RETRY_MS 1000
 #define PROXY_BACKOFF_MIN_MS 20u
 #define PROXY_BACKOFF_MAX_MS 500u
-/* How often a client waiting on a shared-memory server checks that it lives. */
-#define PROXY_SHM_CHECK_MS 50u
 
 static const struct vdisk_ops proxy_ops;
 
@@ -274,164 +273,6 @@ static int stream_setup(struct proxy_conn *conn, int fd)
 	return 0;
 }
 
-/* Shared memory.  The section's control block (far past any header) carries the
- * number of the last request and the server's copy of it in the reply; byte-range
- * locks on the object say who is there. */
-
-static bool shm_byte_locked(int fd, off_t byte)
-{
-	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
-
-	if (fcntl(fd, F_OFD_GETLK, &lock) < 0)
-		return false;
-	return lock.l_type != F_UNLCK;
-}
-
-/* The server that answered INFO is still there: its lock is held and no other
- * server has set the section up again since. */
-static bool shm_server_alive(const struct proxy_conn *conn)
-{
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	return shm_byte_locked(conn->fd, IMDPROXY_SHM_SERVER_LOCK_BYTE) &&
-	       get_le64(conn->map + IMDPROXY_SHM_SERVER_PID_OFFSET) == conn->server_pid;
-}
-
-static void shm_detach(struct proxy_conn *conn)
-{
-	if (conn->request_sem)
-		sem_close(conn->request_sem);
-	if (conn->response_sem)
-		sem_close(conn->response_sem);
-	if (conn->map)
-		munmap(conn->map, conn->map_size);
-	/* Closing the object drops the client lock with it. */
-	if (conn->fd >= 0)
-		close(conn->fd);
-	conn->request_sem = NULL;
-	conn->response_sem = NULL;
-	conn->map = NULL;
-	conn->fd = -1;
-}
-
-static int shm_attach(struct proxy_disk *proxy, struct proxy_conn *conn)
-{
-	struct flock client_lock = {
-		.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = IMDPROXY_SHM_CLIENT_LOCK_BYTE, .l_len = 1,
-	};
-	uint8_t control[IMDPROXY_SHM_HEADER_AREA];
-	struct stat st;
-	uint64_t data_size;
-	int r;
-
-	conn->fd = shm_open(proxy->shm_name, O_RDWR | O_CLOEXEC, 0);
-	if (conn->fd < 0)
-		return errno == ENOENT ? -ECONNREFUSED : -errno;
-	if (fcntl(conn->fd, F_OFD_SETLK, &client_lock) < 0) {
-		r = errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
-		goto fail;
-	}
-	/* A section without its server (it died, or is still setting up). */
-	r = -ECONNREFUSED;
-	if (!shm_byte_locked(conn->fd, IMDPROXY_SHM_SERVER_LOCK_BYTE))
-		goto fail;
-	if (fstat(conn->fd, &st) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	/* Too small for the control block: not set up (yet). */
-	if (pread(conn->fd, control, sizeof(control), 0) != (ssize_t)sizeof(control))
-		goto fail;
-	if (memcmp(control + IMDPROXY_SHM_MAGIC_OFFSET, IMDPROXY_SHM_MAGIC, 8) != 0)
-		goto fail;
-	data_size = get_le64(control + IMDPROXY_SHM_DATA_SIZE_OFFSET);
-	r = -EBADMSG;
-	if (data_size < 512 || data_size > SIZE_MAX - IMDPROXY_SHM_HEADER_AREA ||
-	    (uint64_t)st.st_size < data_size + IMDPROXY_SHM_HEADER_AREA)
-		goto fail;
-	conn->data_size = (size_t)data_size;
-	conn->map_size = conn->data_size + IMDPROXY_SHM_HEADER_AREA;
-	conn->map = mmap(NULL, conn->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, conn->fd, 0);
-	if (conn->map == MAP_FAILED) {
-		conn->map = NULL;
-		r = -errno;
-		goto fail;
-	}
-	conn->request_sem = sem_open(proxy->shm_request_name, 0);
-	if (conn->request_sem == SEM_FAILED) {
-		conn->request_sem = NULL;
-		r = -errno;
-		goto fail;
-	}
-	conn->response_sem = sem_open(proxy->shm_response_name, 0);
-	if (conn->response_sem == SEM_FAILED) {
-		conn->response_sem = NULL;
-		r = -errno;
-		goto fail;
-	}
-	conn->seq = get_le64(conn->map + IMDPROXY_SHM_REQUEST_SEQ_OFFSET);
-	conn->server_pid = get_le64(conn->map + IMDPROXY_SHM_SERVER_PID_OFFSET);
-	return 0;
-
-fail:
-	shm_detach(conn);
-	return r;
-}
-
-/* Waits for the server's reply to request number seq (earlier posts, for requests
- * given up on, are skipped by their number). */
-static int shm_wait_reply(const struct proxy_conn *conn, bool by_semaphore, int timeout_ms)
-{
-	struct timespec deadline = proxy_deadline_after(timeout_ms);
-
-	for (;;) {
-		int left = proxy_ms_until(&deadline);
-		int slice = left < (int)PROXY_SHM_CHECK_MS ? left : (int)PROXY_SHM_CHECK_MS;
-
-		if (by_semaphore) {
-			struct timespec until = proxy_deadline_after(slice);
-			if (sem_clockwait(conn->response_sem, CLOCK_MONOTONIC, &until) < 0 &&
-			    errno != ETIMEDOUT && errno != EINTR)
-				return -errno;
-		} else {
-			sleep_ms(slice < 1 ? 1 : (unsigned int)(slice < 5 ? slice : 5));
-		}
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (get_le64(conn->map + IMDPROXY_SHM_REPLY_SEQ_OFFSET) == conn->seq)
-			return 0;
-		if (!shm_server_alive(conn))
-			return -EPIPE;
-		if (left == 0)
-			return -ETIMEDOUT;
-	}
-}
-
-static int shm_send(struct proxy_conn *conn, const void *header, size_t header_len, const void *data,
-		    size_t data_len, int timeout_ms)
-{
-	int r;
-
-	if (header_len > IMDPROXY_SHM_MAGIC_OFFSET || data_len > conn->data_size)
-		return -EMSGSIZE;
-	/* The server must be done with the section (a request given up on may
-	 * still be running) before it is written again. */
-	if (get_le64(conn->map + IMDPROXY_SHM_REPLY_SEQ_OFFSET) != conn->seq) {
-		r = shm_wait_reply(conn, false, timeout_ms);
-		if (r < 0)
-			return r;
-	}
-	if (!shm_server_alive(conn))
-		return -EPIPE;
-	memcpy(conn->map, header, header_len);
-	if (data_len)
-		memcpy(conn->map + IMDPROXY_SHM_HEADER_AREA, data, data_len);
-	conn->seq++;
-	put_le64(conn->map + IMDPROXY_SHM_REQUEST_SEQ_OFFSET, conn->seq);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	if (sem_post(conn->request_sem) < 0)
-		return -errno;
-	return 0;
-}
-
 /* The transport: a request header and its data out, a reply header and its data in. */
 
 static int conn_send(const struct proxy_disk *proxy, struct proxy_conn *conn, const void *header,
@@ -443,21 +284,16 @@ static int conn_send(const struct proxy_disk *proxy, struct proxy_conn *conn, co
 	};
 
 	if (proxy->shm)
-		return shm_send(conn, header, header_len, data, data_len, timeout_ms);
+		return proxy_shm_send(conn, header, header_len, data, data_len, timeout_ms);
 	return proxy_send_all(conn, iov, data_len ? 2 : 1, timeout_ms);
 }
 
 static int conn_recv_header(const struct proxy_disk *proxy, struct proxy_conn *conn, void *buf,
 			    size_t len, int timeout_ms)
 {
-	int r;
-
 	if (!proxy->shm)
 		return recv_all(conn, buf, len, timeout_ms);
-	r = shm_wait_reply(conn, true, timeout_ms);
-	if (r == 0)
-		memcpy(buf, conn->map, len);
-	return r;
+	return proxy_shm_recv_header(conn, buf, len, timeout_ms);
 }
 
 /* Reply data: len was checked against the request, which fit the section. */
@@ -466,8 +302,7 @@ static int conn_recv_data(const struct proxy_disk *proxy, struct proxy_conn *con
 {
 	if (!proxy->shm)
 		return recv_all(conn, buf, len, timeout_ms);
-	memcpy(buf, conn->map + IMDPROXY_SHM_HEADER_AREA, len);
-	return 0;
+	return proxy_shm_recv_data(conn, buf, len);
 }
 
 /* A READ reply: its header, and the first *data_got bytes of its data already in
@@ -500,7 +335,7 @@ void proxy_conn_shut(const struct proxy_disk *proxy, struct proxy_conn *conn, bo
 		conn_send(proxy, conn, request, sizeof(request), NULL, 0, 0);
 	}
 	if (proxy->shm) {
-		shm_detach(conn);
+		proxy_shm_detach(conn);
 		return;
 	}
 	close(conn->fd);
@@ -544,23 +379,6 @@ static int info_check(const struct imdproxy_info *info)
 #define INFO_FLAGS_THAT_MATTER \
 	(IMDPROXY_FLAG_RO | IMDPROXY_FLAG_SUPPORTS_UNMAP | IMDPROXY_FLAG_SUPPORTS_ZERO)
 
-/* The section is opened by name, so by whoever runs a server under that name
- * now: with the creator's file-system identity, a server restarted by somebody
- * else is reached only if the creator may use it. */
-static int shm_attach_as_user(struct proxy_disk *proxy, struct proxy_conn *conn)
-{
-	int old_uid, old_gid, r;
-
-	if (!proxy->shm_as_user)
-		return shm_attach(proxy, conn);
-	old_gid = setfsgid(proxy->shm_gid);
-	old_uid = setfsuid(proxy->shm_uid);
-	r = shm_attach(proxy, conn);
-	setfsuid((uid_t)old_uid);
-	setfsgid((gid_t)old_gid);
-	return r;
-}
-
 /* A new connection (through the callback, or attaching the section again),
  * checked to reach the same disk. */
 int proxy_conn_open(struct proxy_disk *proxy, struct proxy_conn *conn, int timeout_ms)
@@ -569,7 +387,7 @@ int proxy_conn_open(struct proxy_disk *proxy, struct proxy_conn *conn, int timeo
 	int r;
 
 	if (proxy->shm) {
-		r = shm_attach_as_user(proxy, conn);
+		r = proxy_shm_attach(proxy, conn);
 	} else {
 		int fd = proxy->connect(proxy->connect_opaque);
 		if (fd < 0)
@@ -732,9 +550,15 @@ static void conn_release(struct proxy_disk *proxy, struct proxy_conn *conn, enum
 	pthread_mutex_unlock(&proxy->lock);
 }
 
-static enum exchange_state transport_failed(int *result)
+/* A failed send or receive: the stream broke (retry on another), or (-EBADMSG)
+ * the server broke its shared-memory section (shrank it): that fails now. */
+static enum exchange_state transport_failed(int r, int *result)
 {
 	*result = -EIO;
+	if (r == -EBADMSG) {
+		trace(TRACE_PROXY, "the server broke its section: the request fails");
+		return EXCHANGE_CORRUPT;
+	}
 	return EXCHANGE_BROKEN;
 }
 
@@ -756,19 +580,24 @@ static enum exchange_state exchange_read(struct proxy_disk *proxy, struct proxy_
 		int r;
 
 		imdproxy_encode_read_request(request, req->offset, chunk);
-		if (conn_send(proxy, conn, request, sizeof(request), NULL, 0, proxy->timeout_ms) < 0 ||
-		    conn_recv_read_reply(proxy, conn, reply_buf, sizeof(reply_buf), req->read_buf, chunk, &early,
-					 proxy->timeout_ms) < 0)
-			return transport_failed(result);
+		r = conn_send(proxy, conn, request, sizeof(request), NULL, 0, proxy->timeout_ms);
+		if (r == 0)
+			r = conn_recv_read_reply(proxy, conn, reply_buf, sizeof(reply_buf), req->read_buf, chunk,
+						 &early, proxy->timeout_ms);
+		if (r < 0)
+			return transport_failed(r, result);
 		r = imdproxy_decode_reply(IMDPROXY_REQ_READ, reply_buf, sizeof(reply_buf), &sent, &reply, &payload);
 		if (r < 0 || early > payload) {
 			*result = -EIO;
 			return EXCHANGE_CORRUPT; /* more than the reply said: out of step */
 		}
 		/* Data that comes with an error is read too, to stay in step. */
-		if (payload > early && conn_recv_data(proxy, conn, req->read_buf + early, (size_t)(payload - early),
-						      proxy->timeout_ms) < 0)
-			return transport_failed(result);
+		if (payload > early) {
+			r = conn_recv_data(proxy, conn, req->read_buf + early, (size_t)(payload - early),
+					   proxy->timeout_ms);
+			if (r < 0)
+				return transport_failed(r, result);
+		}
 		if (reply.errorno || payload == 0) {
 			*result = -EIO;
 			return EXCHANGE_OK;
@@ -796,9 +625,11 @@ static enum exchange_state exchange_write(struct proxy_disk *proxy, struct proxy
 		int r;
 
 		imdproxy_encode_write_request(request, req->offset, chunk);
-		if (conn_send(proxy, conn, request, sizeof(request), req->write_buf, chunk, proxy->timeout_ms) < 0 ||
-		    conn_recv_header(proxy, conn, reply_buf, sizeof(reply_buf), proxy->timeout_ms) < 0)
-			return transport_failed(result);
+		r = conn_send(proxy, conn, request, sizeof(request), req->write_buf, chunk, proxy->timeout_ms);
+		if (r == 0)
+			r = conn_recv_header(proxy, conn, reply_buf, sizeof(reply_buf), proxy->timeout_ms);
+		if (r < 0)
+			return transport_failed(r, result);
 		r = imdproxy_decode_reply(IMDPROXY_REQ_WRITE, reply_buf, sizeof(reply_buf), NULL, &reply, &payload);
 		if (r < 0) {
 			*result = -EIO;
@@ -825,13 +656,16 @@ static enum exchange_state exchange_range(struct proxy_disk *proxy, struct proxy
 	uint8_t reply_buf[IMDPROXY_RANGE_REPLY_SIZE];
 	struct imdproxy_reply reply;
 	uint64_t payload;
+	int r;
 
 	/* The range is the request's data (at 4096 in a shared-memory section). */
 	imdproxy_encode_range_request(request, req->code, sizeof(range));
 	imdproxy_encode_range(range, req->offset, req->range_len);
-	if (conn_send(proxy, conn, request, sizeof(request), range, sizeof(range), proxy->timeout_ms) < 0 ||
-	    conn_recv_header(proxy, conn, reply_buf, sizeof(reply_buf), proxy->timeout_ms) < 0)
-		return transport_failed(result);
+	r = conn_send(proxy, conn, request, sizeof(request), range, sizeof(range), proxy->timeout_ms);
+	if (r == 0)
+		r = conn_recv_header(proxy, conn, reply_buf, sizeof(reply_buf), proxy->timeout_ms);
+	if (r < 0)
+		return transport_failed(r, result);
 	if (imdproxy_decode_reply(req->code, reply_buf, sizeof(reply_buf), NULL, &reply, &payload) < 0) {
 		*result = -EIO;
 		return EXCHANGE_CORRUPT;
@@ -944,25 +778,6 @@ static const struct vdisk_ops proxy_ops = {
 	.close = proxy_close,
 };
 
-/* "NAME" or "/NAME" (devio's shm:NAME) to the POSIX names of the section and its
- * two semaphores. */
-static int shm_names(struct proxy_disk *proxy, const char *name)
-{
-	size_t len;
-
-	if (name[0] == '/')
-		name++;
-	len = strlen(name);
-	if (len == 0 || len > PROXY_SHM_NAME_MAX || strchr(name, '/'))
-		return -EINVAL;
-	snprintf(proxy->shm_name, sizeof(proxy->shm_name), "/%s", name);
-	snprintf(proxy->shm_request_name, sizeof(proxy->shm_request_name), "/%s%s", name,
-		 IMDPROXY_SHM_REQUEST_SUFFIX);
-	snprintf(proxy->shm_response_name, sizeof(proxy->shm_response_name), "/%s%s", name,
-		 IMDPROXY_SHM_RESPONSE_SUFFIX);
-	return 0;
-}
-
 static void proxy_free(struct proxy_disk *proxy)
 {
 	pthread_cond_destroy(&proxy->changed);
@@ -980,7 +795,7 @@ static int proxy_new(const struct backend_proxy_options *options, struct proxy_d
 	if (!proxy)
 		return -ENOMEM;
 	if (options->shm_name) {
-		r = shm_names(proxy, options->shm_name);
+		r = proxy_shm_names(proxy, options->shm_name);
 		if (r < 0) {
 			free(proxy);
 			return r;
@@ -1045,7 +860,7 @@ int backend_proxy_open(const struct backend_proxy_options *options, struct vdisk
 		return r;
 	first = &proxy->conns[0];
 	if (proxy->shm) {
-		r = shm_attach_as_user(proxy, first);
+		r = proxy_shm_attach(proxy, first);
 	} else if (options->fd >= 0) {
 		fd = options->fd;
 		fd_flags = fcntl(fd, F_GETFL);
@@ -1061,7 +876,7 @@ int backend_proxy_open(const struct backend_proxy_options *options, struct vdisk
 	if (r < 0) {
 		/* The caller's descriptor goes back as it came; ours is closed. */
 		if (proxy->shm)
-			shm_detach(first);
+			proxy_shm_detach(first);
 		else if (options->fd >= 0 && fd_flags >= 0)
 			fcntl(fd, F_SETFL, fd_flags);
 		else if (options->fd < 0 && fd >= 0)
@@ -1093,7 +908,7 @@ static bool conn_looks_dead(const struct proxy_disk *proxy, const struct proxy_c
 	struct pollfd pfd = { .fd = conn->fd, .events = POLLIN | POLLRDHUP };
 
 	if (proxy->shm)
-		return !shm_server_alive(conn);
+		return !proxy_shm_server_alive(conn);
 	return poll(&pfd, 1, 0) > 0;
 }
 

@@ -21,6 +21,11 @@
 #define PROXY_PROBE_TIMEOUT_MS 2000u
 #define PROXY_SHM_NAME_MAX 200
 
+/* One of the server's semaphores, mapped (proxy_shm_sem.c). */
+struct proxy_shm_sem {
+	void *page; /* a sem_t in the server's file; NULL: not open */
+};
+
 enum exchange_state {
 	EXCHANGE_OK,      /* the stream is in step (the reply may still carry an error) */
 	EXCHANGE_BROKEN,  /* the stream failed: retry elsewhere */
@@ -32,12 +37,11 @@ struct proxy_conn {
 	bool busy;      /* in use by one request (or being connected) */
 	bool is_socket; /* send with MSG_NOSIGNAL: a closed peer must not raise SIGPIPE */
 	int recv_timeout_ms; /* SO_RCVTIMEO now set on a socket (0: not set yet) */
-	/* Shared memory. */
-	uint8_t *map;
-	size_t map_size;
+	/* Shared memory (proxy_shm.c). */
+	size_t section_size; /* header area and data: the section may not be smaller */
 	size_t data_size; /* the largest transfer */
-	sem_t *request_sem;
-	sem_t *response_sem;
+	struct proxy_shm_sem request_sem;
+	struct proxy_shm_sem response_sem;
 	uint64_t seq;     /* number of the last request sent */
 	uint64_t server_pid;
 };
@@ -65,6 +69,10 @@ struct proxy_disk {
 	gid_t shm_gid;
 	char shm_request_name[PROXY_SHM_NAME_MAX + 16];
 	char shm_response_name[PROXY_SHM_NAME_MAX + 16];
+	/* Who owned the section at the first attach: later attaches must match. */
+	bool shm_owner_known;
+	uid_t shm_owner_uid;
+	dev_t shm_owner_dev;
 	int timeout_ms;
 	size_t max_transfer;
 	struct imdproxy_info info; /* from the first INFO; reconnections must match it */
@@ -114,6 +122,28 @@ void proxy_conn_shut(const struct proxy_disk *proxy, struct proxy_conn *conn, bo
 void proxy_mark_lost(struct proxy_disk *proxy);
 /* A READ that waits for its reply on a pool connection, with reconnection and retry. */
 int proxy_read(struct vdisk *disk, void *buf, size_t len, uint64_t offset);
+
+/* proxy_shm.c: the shared-memory connection.  Errors: -EPIPE the server is gone
+ * (or unlinked its section), -EBADMSG it broke the section (shrank it, broke a
+ * semaphore), -ETIMEDOUT silence, -EACCES a section or semaphores of another
+ * owner than the first attach found. */
+int proxy_shm_names(struct proxy_disk *proxy, const char *name);
+int proxy_shm_attach(struct proxy_disk *proxy, struct proxy_conn *conn);
+void proxy_shm_detach(struct proxy_conn *conn);
+bool proxy_shm_server_alive(const struct proxy_conn *conn);
+int proxy_shm_send(struct proxy_conn *conn, const void *header, size_t header_len, const void *data,
+		   size_t data_len, int timeout_ms);
+int proxy_shm_recv_header(struct proxy_conn *conn, void *buf, size_t len, int timeout_ms);
+int proxy_shm_recv_data(struct proxy_conn *conn, void *buf, size_t len);
+
+/* proxy_shm_sem.c: a semaphore in a file the server may shrink at any moment;
+ * a fault on it is -EIO, never a signal that kills the process.  wait: 0 when
+ * taken, -ETIMEDOUT (the caller looks again). */
+struct stat;
+int proxy_shm_sem_open(const char *name, struct proxy_shm_sem *sem, struct stat *st);
+void proxy_shm_sem_close(struct proxy_shm_sem *sem);
+int proxy_shm_sem_post(struct proxy_shm_sem *sem);
+int proxy_shm_sem_wait(struct proxy_shm_sem *sem, int timeout_ms);
 
 /* proxy_pipeline.c: the read_async op, and the end of every pipe (at close). */
 int proxy_pipeline_read(struct vdisk *disk, size_t len, uint64_t offset, vdisk_read_done_fn done, void *opaque);
