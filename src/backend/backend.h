@@ -55,10 +55,10 @@ int backend_vhd_detect(int fd);
  * new connection (reads and writes at fixed offsets are idempotent), so no write
  * the server did not acknowledge is taken for done and none is lost. */
 
-/* Opens a new connected stream to the server (blocking; it should bound its own
- * time, e.g. a TCP connect timeout) and returns the descriptor or a negative errno.
- * Called from I/O threads, one call at a time. */
-typedef int (*backend_proxy_connect_fn)(void *opaque);
+/* Opens a new connected stream to the server within timeout_ms (resolution and
+ * connect included) and returns the descriptor or a negative errno.  Called from
+ * I/O threads, one call at a time. */
+typedef int (*backend_proxy_connect_fn)(void *opaque, int timeout_ms);
 
 struct backend_proxy_options {
 	int fd;                           /* a connected stream, or -1: call connect */

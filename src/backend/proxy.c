@@ -389,7 +389,7 @@ int proxy_conn_open(struct proxy_disk *proxy, struct proxy_conn *conn, int timeo
 	if (proxy->shm) {
 		r = proxy_shm_attach(proxy, conn);
 	} else {
-		int fd = proxy->connect(proxy->connect_opaque);
+		int fd = proxy->connect(proxy->connect_opaque, timeout_ms);
 		if (fd < 0)
 			return fd;
 		r = stream_setup(conn, fd);
@@ -866,7 +866,7 @@ int backend_proxy_open(const struct backend_proxy_options *options, struct vdisk
 		fd_flags = fcntl(fd, F_GETFL);
 		r = stream_setup(first, fd);
 	} else {
-		fd = options->connect(options->connect_opaque);
+		fd = options->connect(options->connect_opaque, proxy->timeout_ms);
 		r = fd < 0 ? fd : stream_setup(first, fd);
 	}
 	if (r == 0)

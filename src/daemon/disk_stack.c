@@ -112,19 +112,19 @@ struct proxy_reconnect {
 	gid_t gid;
 };
 
-static int proxy_reconnect(void *opaque)
+static int proxy_reconnect(void *opaque, int timeout_ms)
 {
 	struct proxy_reconnect *target = opaque;
 	int fd;
 
 	if (target->kind == IMDISK_PROXY_TYPE_TCP)
-		return stream_connect_tcp(target->address);
+		return stream_connect_tcp_within(target->address, timeout_ms, NULL);
 	if (target->kind != IMDISK_PROXY_TYPE_DIRECT)
 		return -EOPNOTSUPP; /* a serial line is not reopened behind the caller's back */
 	/* setfsuid is per thread on Linux: only this connect runs as the caller. */
 	setfsgid(target->gid);
 	setfsuid(target->uid);
-	fd = stream_connect_unix(target->address);
+	fd = stream_connect_unix_within(target->address, timeout_ms, NULL);
 	setfsuid(0);
 	setfsgid(0);
 	return fd;

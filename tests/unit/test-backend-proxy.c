@@ -256,11 +256,13 @@ static struct fake_server *fake_new(void)
 }
 
 /* A new connection to the fake server: returns the client's end. */
-static int fake_connect(void *opaque)
+static int fake_connect(void *opaque, int timeout_ms)
 {
 	struct fake_server *s = opaque;
 	struct fake_conn *conn;
 	int pair[2];
+
+	(void)timeout_ms; /* a socketpair connects at once */
 
 	pthread_mutex_lock(&s->lock);
 	if (s->refuse || s->conn_count == MAX_FAKE_CONNS) {
@@ -299,7 +301,7 @@ static void fake_free(struct fake_server *s)
 /* A disk over one connection (no callback), as with a descriptor handed over. */
 static int open_single(struct fake_server *s, unsigned int timeout_ms, struct vdisk **disk)
 {
-	struct backend_proxy_options options = { .fd = fake_connect(s), .timeout_ms = timeout_ms };
+	struct backend_proxy_options options = { .fd = fake_connect(s, 0), .timeout_ms = timeout_ms };
 	int r = backend_proxy_open(&options, disk);
 
 	if (r < 0)
@@ -463,7 +465,7 @@ static void test_write_errors(void **state)
 static void test_split(void **state)
 {
 	struct fake_server *s = fake_new();
-	struct backend_proxy_options options = { .fd = fake_connect(s), .max_transfer = 65536 };
+	struct backend_proxy_options options = { .fd = fake_connect(s, 0), .max_transfer = 65536 };
 	struct vdisk *disk;
 	uint8_t *buf = malloc(300000);
 
