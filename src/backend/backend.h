@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/caller_identity.h"
 #include "vdisk/vdisk.h"
 
 /* RAM: an anonymous memory file (memfd) of `size` bytes, mapped; trim and zero
@@ -68,13 +69,12 @@ struct backend_proxy_options {
 	 * (devio shm:NAME; docs/imdproxy-shm.md).  One client at a time (-EBUSY
 	 * while another holds it); a restarted server is attached again. */
 	const char *shm_name;
-	/* Who opens the section and its semaphores, each time (the first attach and
-	 * every attach after a server restart): the file-system identity of this
-	 * user (setfsuid/setfsgid, per thread), so that only a server that user may
-	 * use is reached.  Unset: the process's own. */
-	bool shm_as_user;
-	uid_t shm_uid;
-	gid_t shm_gid;
+	/* Who opens a section and its semaphores (the first attach and every attach
+	 * after a server restart) and who calls connect: the creator's whole identity
+	 * (uid, gid, groups), taken on in a short-lived thread (caller_identity_run),
+	 * so that only a server the creator may use is reached.  Copied.  NULL: the
+	 * process's own. */
+	const struct caller_identity *identity;
 	unsigned int max_connections;     /* 0: 4 with connect, else 1 */
 	/* A silent server fails a request after this long (0: 30000); with
 	 * reconnection, reconnecting may take as long again before -EIO. */

@@ -33,7 +33,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/fsuid.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -379,6 +378,31 @@ static int info_check(const struct imdproxy_info *info)
 #define INFO_FLAGS_THAT_MATTER \
 	(IMDPROXY_FLAG_RO | IMDPROXY_FLAG_SUPPORTS_UNMAP | IMDPROXY_FLAG_SUPPORTS_ZERO)
 
+const struct caller_identity *proxy_identity(const struct proxy_disk *proxy)
+{
+	return proxy->has_identity ? &proxy->identity : NULL;
+}
+
+struct connect_job {
+	struct proxy_disk *proxy;
+	int timeout_ms;
+};
+
+static int connect_job_run(void *arg)
+{
+	struct connect_job *job = arg;
+
+	return job->proxy->connect(job->proxy->connect_opaque, job->timeout_ms);
+}
+
+/* The callback, with the creator's rights (in a thread of its own). */
+static int connect_as_creator(struct proxy_disk *proxy, int timeout_ms)
+{
+	struct connect_job job = { .proxy = proxy, .timeout_ms = timeout_ms };
+
+	return caller_identity_run(proxy_identity(proxy), connect_job_run, &job);
+}
+
 /* A new connection (through the callback, or attaching the section again),
  * checked to reach the same disk. */
 int proxy_conn_open(struct proxy_disk *proxy, struct proxy_conn *conn, int timeout_ms)
@@ -389,7 +413,7 @@ int proxy_conn_open(struct proxy_disk *proxy, struct proxy_conn *conn, int timeo
 	if (proxy->shm) {
 		r = proxy_shm_attach(proxy, conn);
 	} else {
-		int fd = proxy->connect(proxy->connect_opaque, timeout_ms);
+		int fd = connect_as_creator(proxy, timeout_ms);
 		if (fd < 0)
 			return fd;
 		r = stream_setup(conn, fd);
@@ -763,6 +787,7 @@ static void proxy_close(struct vdisk *disk)
 	pthread_cond_destroy(&proxy->changed);
 	pthread_mutex_destroy(&proxy->lock);
 	pthread_mutex_destroy(&proxy->pipes_lock);
+	caller_identity_release(&proxy->identity);
 	free(proxy->conns);
 	free(proxy);
 }
@@ -783,6 +808,7 @@ static void proxy_free(struct proxy_disk *proxy)
 	pthread_cond_destroy(&proxy->changed);
 	pthread_mutex_destroy(&proxy->lock);
 	pthread_mutex_destroy(&proxy->pipes_lock);
+	caller_identity_release(&proxy->identity);
 	free(proxy->conns);
 	free(proxy);
 }
@@ -801,9 +827,14 @@ static int proxy_new(const struct backend_proxy_options *options, struct proxy_d
 			return r;
 		}
 		proxy->shm = true;
-		proxy->shm_as_user = options->shm_as_user;
-		proxy->shm_uid = options->shm_uid;
-		proxy->shm_gid = options->shm_gid;
+	}
+	if (options->identity) {
+		r = caller_identity_copy(&proxy->identity, options->identity);
+		if (r < 0) {
+			free(proxy);
+			return r;
+		}
+		proxy->has_identity = true;
 	}
 	proxy->connect = options->connect;
 	proxy->connect_opaque = options->connect_opaque;
@@ -819,6 +850,7 @@ static int proxy_new(const struct backend_proxy_options *options, struct proxy_d
 	proxy->can_grow = proxy->max_conns > 1;
 	proxy->conns = calloc(proxy->max_conns, sizeof(*proxy->conns));
 	if (!proxy->conns) {
+		caller_identity_release(&proxy->identity);
 		free(proxy);
 		return -ENOMEM;
 	}
@@ -838,6 +870,7 @@ static int proxy_new(const struct backend_proxy_options *options, struct proxy_d
 		}
 	}
 	if (r < 0) {
+		caller_identity_release(&proxy->identity);
 		free(proxy->conns);
 		free(proxy);
 		return r;
@@ -866,7 +899,7 @@ int backend_proxy_open(const struct backend_proxy_options *options, struct vdisk
 		fd_flags = fcntl(fd, F_GETFL);
 		r = stream_setup(first, fd);
 	} else {
-		fd = options->connect(options->connect_opaque, proxy->timeout_ms);
+		fd = connect_as_creator(proxy, proxy->timeout_ms);
 		r = fd < 0 ? fd : stream_setup(first, fd);
 	}
 	if (r == 0)

@@ -61,12 +61,12 @@ struct proxy_disk {
 	struct vdisk disk;
 	backend_proxy_connect_fn connect;
 	void *connect_opaque;
+	/* The creator, whose rights every connect and attach runs with. */
+	bool has_identity;
+	struct caller_identity identity;
 	bool shm;
 	bool can_reconnect; /* a callback, or a section to attach again */
 	char shm_name[PROXY_SHM_NAME_MAX + 2];
-	bool shm_as_user; /* attach with this file-system identity */
-	uid_t shm_uid;
-	gid_t shm_gid;
 	char shm_request_name[PROXY_SHM_NAME_MAX + 16];
 	char shm_response_name[PROXY_SHM_NAME_MAX + 16];
 	/* Who owned the section at the first attach: later attaches must match. */
@@ -122,6 +122,9 @@ void proxy_conn_shut(const struct proxy_disk *proxy, struct proxy_conn *conn, bo
 void proxy_mark_lost(struct proxy_disk *proxy);
 /* A READ that waits for its reply on a pool connection, with reconnection and retry. */
 int proxy_read(struct vdisk *disk, void *buf, size_t len, uint64_t offset);
+
+/* The creator's identity for caller_identity_run (NULL: the process's own). */
+const struct caller_identity *proxy_identity(const struct proxy_disk *proxy);
 
 /* proxy_shm.c: the shared-memory connection.  Errors: -EPIPE the server is gone
  * (or unlinked its section), -EBADMSG it broke the section (shrank it, broke a

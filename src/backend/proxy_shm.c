@@ -22,7 +22,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/fsuid.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -211,22 +210,28 @@ fail:
 	return r;
 }
 
+struct attach_job {
+	struct proxy_disk *proxy;
+	struct proxy_conn *conn;
+};
+
+static int attach_job_run(void *arg)
+{
+	struct attach_job *job = arg;
+
+	return shm_attach(job->proxy, job->conn);
+}
+
 /* The section is opened by name, so by whoever runs a server under that name
- * now: with the creator's file-system identity, a server restarted by somebody
- * else is reached only if the creator may use it (and then only if its owner
- * is the first server's). */
+ * now: with the creator's identity, a server restarted by somebody else is
+ * reached only if the creator may use it (and then only if its owner is the
+ * first server's). */
 int proxy_shm_attach(struct proxy_disk *proxy, struct proxy_conn *conn)
 {
-	int old_uid, old_gid, r;
+	struct attach_job job = { .proxy = proxy, .conn = conn };
 
-	if (!proxy->shm_as_user)
-		return shm_attach(proxy, conn);
-	old_gid = setfsgid(proxy->shm_gid);
-	old_uid = setfsuid(proxy->shm_uid);
-	r = shm_attach(proxy, conn);
-	setfsuid((uid_t)old_uid);
-	setfsgid((gid_t)old_gid);
-	return r;
+	conn->fd = -1;
+	return caller_identity_run(proxy_identity(proxy), attach_job_run, &job);
 }
 
 /* Waits for the server's reply to request number seq (earlier posts, for requests

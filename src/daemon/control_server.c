@@ -37,7 +37,7 @@ static const char *request_name(uint16_t type)
 /* Do one request; the reply is built in place.  Returns false when the
  * connection has become a watch stream (the socket now belongs to the events). */
 static bool handle_request(struct daemon *daemon, int sock, struct control_message *m, int fd,
-			   const struct ucred *caller)
+			   const struct caller_identity *caller)
 {
 	char why[DAEMON_WHY_MAX] = "";
 	uint16_t type = m->type;
@@ -121,11 +121,11 @@ static bool handle_request(struct daemon *daemon, int sock, struct control_messa
 void control_serve_connection(struct daemon *daemon, int sock)
 {
 	struct control_message *m = malloc(sizeof(*m));
-	struct ucred caller = {.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
-	socklen_t size = sizeof(caller);
+	struct caller_identity caller;
 
-	/* Who is asking: a proxy disk reconnects to its server with these rights. */
-	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &caller, &size) < 0) {
+	/* Who is asking, groups and all: a proxy disk reconnects to its server with
+	 * exactly these rights. */
+	if (caller_identity_from_socket(sock, &caller) < 0) {
 		free(m);
 		close(sock);
 		return;
@@ -151,9 +151,11 @@ void control_serve_connection(struct daemon *daemon, int sock)
 			break;
 		if (!handle_request(daemon, sock, m, fd, &caller)) {
 			free(m);
+			caller_identity_release(&caller);
 			return; /* the socket is a watch stream now */
 		}
 	}
 	free(m);
+	caller_identity_release(&caller);
 	close(sock);
 }

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/fsuid.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -103,36 +102,31 @@ static int fuse_transport(struct daemon *daemon, struct transport_fuse **out, ch
 	return r;
 }
 
-/* What a proxy disk needs to reconnect to its server: the caller's identity, so
- * that a unix socket is reached with the caller's rights, never root's. */
+/* What a proxy disk needs to reconnect to its server: the address, and the peer
+ * the creator's own connection reached (getpeername at CREATE), the only one a
+ * reconnect may reach.  The proxy backend calls this in a thread that has
+ * dropped to the creator's whole identity (caller_identity_run), so a unix
+ * socket is reached with the creator's rights, never root's. */
 struct proxy_reconnect {
 	uint32_t kind;
 	char address[IMDISK_PATH_MAX];
-	uid_t uid;
-	gid_t gid;
+	struct stream_peer peer;
 };
 
 static int proxy_reconnect(void *opaque, int timeout_ms)
 {
 	struct proxy_reconnect *target = opaque;
-	int fd;
 
 	if (target->kind == IMDISK_PROXY_TYPE_TCP)
-		return stream_connect_tcp_within(target->address, timeout_ms, NULL);
+		return stream_connect_tcp_within(target->address, timeout_ms, &target->peer);
 	if (target->kind != IMDISK_PROXY_TYPE_DIRECT)
 		return -EOPNOTSUPP; /* a serial line is not reopened behind the caller's back */
-	/* setfsuid is per thread on Linux: only this connect runs as the caller. */
-	setfsgid(target->gid);
-	setfsuid(target->uid);
-	fd = stream_connect_unix_within(target->address, timeout_ms, NULL);
-	setfsuid(0);
-	setfsgid(0);
-	return fd;
+	return stream_connect_unix_within(target->address, timeout_ms, &target->peer);
 }
 
 /* Takes *sock (sets it to -1) when the backend keeps it: a stream proxy disk
  * that opened; a shared-memory one never does (its descriptor is a stray). */
-static int open_proxy_backend(const struct daemon *daemon, struct disk *disk, int *sock, const struct ucred *caller,
+static int open_proxy_backend(const struct daemon *daemon, struct disk *disk, int *sock, const struct caller_identity *caller,
 			      struct vdisk **out, char *why)
 {
 	struct imdisk_device *info = &disk->info;
@@ -149,9 +143,7 @@ static int open_proxy_backend(const struct daemon *daemon, struct disk *disk, in
 		 * server the caller may use is reached, now and after a restart. */
 		options.fd = -1;
 		options.shm_name = info->image;
-		options.shm_as_user = true;
-		options.shm_uid = caller ? caller->uid : 0;
-		options.shm_gid = caller ? caller->gid : 0;
+		options.identity = caller;
 		r = backend_proxy_open(&options, out);
 		if (r < 0)
 			disk_fail(why, r == -ENOENT ? -EHOSTUNREACH : r, "cannot attach to the shared-memory server %s: %s",
@@ -170,8 +162,10 @@ static int open_proxy_backend(const struct daemon *daemon, struct disk *disk, in
 			address += 5;
 		target->kind = kind;
 		snprintf(target->address, sizeof(target->address), "%s", address);
-		target->uid = caller ? caller->uid : 0;
-		target->gid = caller ? caller->gid : 0;
+		/* Not a socket (a pipe): nothing to pin, and nothing to reconnect to either. */
+		if (stream_peer_of(*sock, &target->peer) < 0)
+			target->peer.len = 0;
+		options.identity = caller;
 		options.connect = proxy_reconnect;
 		options.connect_opaque = target;
 		disk->proxy_target = target;
@@ -188,7 +182,7 @@ static int open_proxy_backend(const struct daemon *daemon, struct disk *disk, in
 	return r;
 }
 
-int disk_stack_build(const struct daemon *daemon, struct disk *disk, int *image_fd, const struct ucred *caller,
+int disk_stack_build(const struct daemon *daemon, struct disk *disk, int *image_fd, const struct caller_identity *caller,
 		     char *why)
 {
 	struct imdisk_device *info = &disk->info;
