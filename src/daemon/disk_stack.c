@@ -102,9 +102,9 @@ static int fuse_transport(struct daemon *daemon, struct transport_fuse **out, ch
 	return r;
 }
 
-/* What a proxy disk needs to reconnect to its server: the address, and the peer
- * the creator's own connection reached (getpeername at CREATE), the only one a
- * reconnect may reach.  The proxy backend calls this in a thread that has
+/* What a proxy disk needs to reconnect to its server: the address, and (TCP) the
+ * peer the creator's own connection reached (getpeername at CREATE), the only one
+ * a reconnect may reach, whatever address the creator claimed.  The proxy backend calls this in a thread that has
  * dropped to the creator's whole identity (caller_identity_run), so a unix
  * socket is reached with the creator's rights, never root's. */
 struct proxy_reconnect {
@@ -162,13 +162,19 @@ static int open_proxy_backend(const struct daemon *daemon, struct disk *disk, in
 			address += 5;
 		target->kind = kind;
 		snprintf(target->address, sizeof(target->address), "%s", address);
-		/* Not a socket (a pipe): nothing to pin, and nothing to reconnect to either. */
-		if (stream_peer_of(*sock, &target->peer) < 0)
-			target->peer.len = 0;
-		options.identity = caller;
-		options.connect = proxy_reconnect;
-		options.connect_opaque = target;
-		disk->proxy_target = target;
+		/* TCP: the peer the creator's connection reached, whatever address it
+		 * claims.  A unix socket's peer name is whatever the server bound (devio
+		 * binds a temporary name and renames it, so it changes at every restart):
+		 * there the path and the creator's own rights are the guard. */
+		target->peer.len = 0;
+		if (kind == IMDISK_PROXY_TYPE_TCP && stream_peer_of(*sock, &target->peer) < 0) {
+			free(target); /* no peer to pin (not a socket): no reconnecting either */
+		} else {
+			options.identity = caller;
+			options.connect = proxy_reconnect;
+			options.connect_opaque = target;
+			disk->proxy_target = target;
+		}
 	}
 	r = backend_proxy_open(&options, out);
 	if (r == 0)
