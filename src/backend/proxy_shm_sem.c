@@ -10,7 +10,7 @@
  * process.  Two defences, both needed:
  *
  *  - Every access of the mapped word runs under a fault guard: the thread notes
- *    the guarded range and a sigsetjmp point; a SIGBUS handler (installed once)
+ *    the guarded range and a sigsetjmp point; a SIGBUS handler (put back at every attach)
  *    jumps back to it when the fault lies in the range of the faulting thread's
  *    own guard, and the access fails with -EIO.  Any other SIGBUS is handed to
  *    the disposition that was there before, so a real bug still crashes.  A
@@ -59,8 +59,7 @@ struct fault_guard {
 static __thread struct fault_guard *volatile current_guard;
 static __thread bool sigbus_unblocked;
 static struct sigaction previous_sigbus;
-static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
-static int handler_result;
+static pthread_mutex_t handler_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void on_sigbus(int sig, siginfo_t *info, void *context)
 {
@@ -77,15 +76,27 @@ static void on_sigbus(int sig, siginfo_t *info, void *context)
 	sigaction(SIGBUS, &previous_sigbus, NULL);
 }
 
-static void install_handler(void)
+/* At every attach: the handler is ours (installed once, or again should
+ * somebody have replaced it since), and what was there before is kept for the
+ * faults that are not ours. */
+static int ensure_handler(void)
 {
-	struct sigaction action;
+	struct sigaction action, current;
+	int r = 0;
 
-	memset(&action, 0, sizeof(action));
-	action.sa_sigaction = on_sigbus;
-	action.sa_flags = SA_SIGINFO | SA_ONSTACK;
-	sigemptyset(&action.sa_mask);
-	handler_result = sigaction(SIGBUS, &action, &previous_sigbus) < 0 ? -errno : 0;
+	pthread_mutex_lock(&handler_lock);
+	if (sigaction(SIGBUS, NULL, &current) < 0) {
+		r = -errno;
+	} else if (!(current.sa_flags & SA_SIGINFO) || current.sa_sigaction != on_sigbus) {
+		memset(&action, 0, sizeof(action));
+		action.sa_sigaction = on_sigbus;
+		action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+		sigemptyset(&action.sa_mask);
+		if (sigaction(SIGBUS, &action, &previous_sigbus) < 0)
+			r = -errno;
+	}
+	pthread_mutex_unlock(&handler_lock);
+	return r;
 }
 
 /* A fault raised while SIGBUS is blocked (the FUSE workers block every signal)
@@ -131,9 +142,9 @@ int proxy_shm_sem_open(const char *name, struct proxy_shm_sem *sem, struct stat 
 	int fd, r;
 
 	sem->page = NULL;
-	pthread_once(&handler_once, install_handler);
-	if (handler_result < 0)
-		return handler_result;
+	r = ensure_handler();
+	if (r < 0)
+		return r;
 	if (name[0] == '/')
 		name++;
 	snprintf(path, sizeof(path), "%s%s", SEM_DIRECTORY, name);
