@@ -48,7 +48,8 @@ int disk_fail(char *why, int error, const char *fmt, ...) __attribute__((format(
 
 /* disk_ops.c: the control calls.  Each returns 0 or a negative errno, and on
  * failure puts a one-line explanation for the user into why[DAEMON_WHY_MAX]. */
-int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_fd, const struct caller_identity *caller,
+int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_fd,
+		const struct caller_identity *caller,
 		char *why);
 int disk_query(struct daemon *daemon, uint32_t unit, struct imdisk_device *out, char *why);
 int disk_list(struct daemon *daemon, uint32_t *units, uint32_t max, uint32_t *total);
@@ -64,7 +65,8 @@ bool disk_needs_userspace(const struct imdisk_device *request);
 /* Build disk->stack over disk->memory, disk->backing_fd or (proxy) *image_fd; a
  * stream proxy backend that opens takes *image_fd and sets it to -1 (NULL: none).
  * On failure everything built so far is closed and *image_fd is untouched. */
-int disk_stack_build(const struct daemon *daemon, struct disk *disk, int *image_fd, const struct caller_identity *caller,
+int disk_stack_build(const struct daemon *daemon, struct disk *disk, int *image_fd,
+		     const struct caller_identity *caller,
 		     char *why);
 /* Publish the stack in the FUSE mount and point setup at the file: returns the
  * descriptor (to close after the loop attach) or a negative errno. */

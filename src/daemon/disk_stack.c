@@ -126,7 +126,8 @@ static int proxy_reconnect(void *opaque, int timeout_ms)
 
 /* Takes *sock (sets it to -1) when the backend keeps it: a stream proxy disk
  * that opened; a shared-memory one never does (its descriptor is a stray). */
-static int open_proxy_backend(const struct daemon *daemon, struct disk *disk, int *sock, const struct caller_identity *caller,
+static int open_proxy_backend(const struct daemon *daemon, struct disk *disk, int *sock,
+			      const struct caller_identity *caller,
 			      struct vdisk **out, char *why)
 {
 	struct imdisk_device *info = &disk->info;
@@ -188,7 +189,8 @@ static int open_proxy_backend(const struct daemon *daemon, struct disk *disk, in
 	return r;
 }
 
-int disk_stack_build(const struct daemon *daemon, struct disk *disk, int *image_fd, const struct caller_identity *caller,
+int disk_stack_build(const struct daemon *daemon, struct disk *disk, int *image_fd,
+		     const struct caller_identity *caller,
 		     char *why)
 {
 	struct imdisk_device *info = &disk->info;
