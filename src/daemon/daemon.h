@@ -49,8 +49,7 @@ int disk_fail(char *why, int error, const char *fmt, ...) __attribute__((format(
 /* disk_ops.c: the control calls.  Each returns 0 or a negative errno, and on
  * failure puts a one-line explanation for the user into why[DAEMON_WHY_MAX]. */
 int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_fd,
-		const struct caller_identity *caller,
-		char *why);
+		const struct caller_identity *caller, char *why);
 int disk_query(struct daemon *daemon, uint32_t unit, struct imdisk_device *out, char *why);
 int disk_list(struct daemon *daemon, uint32_t *units, uint32_t max, uint32_t *total);
 int disk_set_flags(struct daemon *daemon, uint32_t unit, uint32_t mask, uint32_t values,
@@ -66,8 +65,7 @@ bool disk_needs_userspace(const struct imdisk_device *request);
  * stream proxy backend that opens takes *image_fd and sets it to -1 (NULL: none).
  * On failure everything built so far is closed and *image_fd is untouched. */
 int disk_stack_build(const struct daemon *daemon, struct disk *disk, int *image_fd,
-		     const struct caller_identity *caller,
-		     char *why);
+		     const struct caller_identity *caller, char *why);
 /* Publish the stack in the FUSE mount and point setup at the file: returns the
  * descriptor (to close after the loop attach) or a negative errno. */
 int disk_stack_publish(struct daemon *daemon, struct disk *disk, struct loop_setup *setup, char *why);

@@ -286,8 +286,7 @@ static bool read_stack_boot_sector(struct vdisk *stack, uint8_t *boot_sector)
  * still ours; on success the backend closes it with the disk.  A descriptor a
  * kind of disk does not use (a shared-memory proxy's stray one) is just closed. */
 int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_fd,
-		const struct caller_identity *caller,
-		char *why)
+		const struct caller_identity *caller, char *why)
 {
 	uint8_t boot_sector[BOOT_SECTOR_SIZE];
 	bool have_boot = false, userspace = disk_needs_userspace(request);

@@ -190,8 +190,7 @@ static int open_proxy_backend(const struct daemon *daemon, struct disk *disk, in
 }
 
 int disk_stack_build(const struct daemon *daemon, struct disk *disk, int *image_fd,
-		     const struct caller_identity *caller,
-		     char *why)
+		     const struct caller_identity *caller, char *why)
 {
 	struct imdisk_device *info = &disk->info;
 	struct vdisk *stack = NULL, *layer;
