@@ -399,8 +399,13 @@ static int connect_job_run(void *arg)
 static int connect_as_creator(struct proxy_disk *proxy, int timeout_ms)
 {
 	struct connect_job job = { .proxy = proxy, .timeout_ms = timeout_ms };
+	int fd = caller_identity_run(proxy_identity(proxy), connect_job_run, &job);
 
-	return caller_identity_run(proxy_identity(proxy), connect_job_run, &job);
+	if (fd < 0)
+		trace(TRACE_PROXY, "connect as uid %d within %d ms failed: %d (%s)",
+		      proxy->has_identity ? (int)proxy->identity.uid : -1, timeout_ms, fd,
+		      fd == -EADDRNOTAVAIL ? "another peer than the creator's" : "no server");
+	return fd;
 }
 
 /* A new connection (through the callback, or attaching the section again),
