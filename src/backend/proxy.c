@@ -404,7 +404,7 @@ static int connect_as_creator(struct proxy_disk *proxy, int timeout_ms)
 	if (fd < 0)
 		trace(TRACE_PROXY, "connect as uid %d within %d ms failed: %d (%s)",
 		      proxy->has_identity ? (int)proxy->identity.uid : -1, timeout_ms, fd,
-		      fd == -EADDRNOTAVAIL ? "another peer than the creator's" : "no server");
+		      fd == -EADDRNOTAVAIL ? "another peer than the creator's" : strerror(-fd));
 	return fd;
 }
 
