@@ -1,0 +1,79 @@
+/* Who may do what to a disk, and what a caller other than root may hold.
+ *
+ * Root may do anything.  Anyone else who reaches the socket may list and query
+ * every disk, but change, grow or remove only the disks it created; and it holds
+ * at most --max-disks-per-user disks and --max-ram-per-user bytes of RAM disks,
+ * of which it may lock (-o awe) only as much as its own RLIMIT_MEMLOCK allows:
+ * imdiskd locks memory as root, so without this check any caller could pin the
+ * machine's memory. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "common/ownership.h"
+#include "common/size.h"
+#include "daemon/daemon.h"
+
+int disk_access_check_owner(const struct disk *disk, const struct ucred *caller, char *why)
+{
+	if (caller->uid == 0 || caller->uid == disk->owner_uid)
+		return 0;
+	ownership_refusal(why, DAEMON_WHY_MAX, disk->info.unit, disk->owner_uid);
+	return -EPERM;
+}
+
+uint64_t disk_access_memlock_limit(const struct ucred *caller)
+{
+	struct rlimit limit;
+
+	if (caller->uid == 0)
+		return UINT64_MAX;
+	/* The caller's own soft limit, as mlock(2) would apply it to the caller; one we
+	 * cannot read (the caller is gone) allows nothing. */
+	if (caller->pid <= 0 || prlimit(caller->pid, RLIMIT_MEMLOCK, NULL, &limit) < 0)
+		return 0;
+	return limit.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)limit.rlim_cur;
+}
+
+int disk_access_check_memory(const struct daemon *daemon, const struct ucred *caller, uint64_t more, bool locked,
+			     uint64_t memlock_limit, char *why)
+{
+	struct disk_holdings held;
+	char name[256], limit_text[32], held_text[32], more_text[32];
+
+	if (caller->uid == 0)
+		return 0;
+	disk_table_holdings(&daemon->table, caller->uid, &held);
+	ownership_user_name(caller->uid, name, sizeof(name));
+	size_format(more, more_text, sizeof(more_text));
+	if (daemon->max_ram_per_user != UINT64_MAX &&
+	    (more > daemon->max_ram_per_user || held.ram_bytes > daemon->max_ram_per_user - more)) {
+		size_format(daemon->max_ram_per_user, limit_text, sizeof(limit_text));
+		size_format(held.ram_bytes, held_text, sizeof(held_text));
+		return disk_fail(why, -EDQUOT,
+				 "uid %u (user %s) may hold %s of RAM disks (imdiskd --max-ram-per-user): it holds %s, "
+				 "%s more asked", (unsigned)caller->uid, name, limit_text, held_text, more_text);
+	}
+	if (locked && memlock_limit != UINT64_MAX &&
+	    (more > memlock_limit || held.locked_bytes > memlock_limit - more)) {
+		size_format(memlock_limit, limit_text, sizeof(limit_text));
+		size_format(held.locked_bytes, held_text, sizeof(held_text));
+		return disk_fail(why, -EDQUOT,
+				 "uid %u (user %s) may lock %s of memory (its RLIMIT_MEMLOCK, ulimit -l): it has %s "
+				 "locked in awe disks, %s more asked", (unsigned)caller->uid, name, limit_text,
+				 held_text, more_text);
+	}
+	return 0;
+}
+
+int disk_access_count_refusal(const struct daemon *daemon, const struct ucred *caller, char *why)
+{
+	char name[256];
+
+	ownership_user_name(caller->uid, name, sizeof(name));
+	return disk_fail(why, -EDQUOT, "uid %u (user %s) has %" PRIu32 " disks already: the most imdiskd allows a "
+			 "user (imdiskd --max-disks-per-user)", (unsigned)caller->uid, name,
+			 daemon->max_disks_per_user);
+}
