@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -24,17 +25,53 @@ int disk_access_check_owner(const struct disk *disk, const struct ucred *caller,
 	return -EPERM;
 }
 
+/* Max locked memory from /proc/PID/limits (readable by all): where imdiskd lacks
+ * CAP_SYS_RESOURCE (a container), prlimit() on another uid's process is refused. */
+static int memlock_from_proc(pid_t pid, uint64_t *limit)
+{
+	char path[64], line[256];
+	FILE *f;
+	int r = -ENOENT;
+
+	snprintf(path, sizeof(path), "/proc/%ld/limits", (long)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char soft[64];
+
+		if (strncmp(line, "Max locked memory", 17) != 0 || sscanf(line + 17, " %63s", soft) != 1)
+			continue;
+		if (strcmp(soft, "unlimited") == 0) {
+			*limit = UINT64_MAX;
+			r = 0;
+		} else {
+			char *end;
+			unsigned long long value = strtoull(soft, &end, 10);
+			r = end != soft && *end == 0 ? 0 : -EINVAL;
+			*limit = value;
+		}
+		break;
+	}
+	fclose(f);
+	return r;
+}
+
 uint64_t disk_access_memlock_limit(const struct ucred *caller)
 {
 	struct rlimit limit;
+	uint64_t value;
 
 	if (caller->uid == 0)
 		return UINT64_MAX;
-	/* The caller's own soft limit, as mlock(2) would apply it to the caller; one we
-	 * cannot read (the caller is gone) allows nothing. */
-	if (caller->pid <= 0 || prlimit(caller->pid, RLIMIT_MEMLOCK, NULL, &limit) < 0)
+	/* The caller's own soft limit, as mlock(2) would apply it to the caller.  The
+	 * caller is the process at the other end of the connection, which waits for
+	 * our answer.  One we cannot read allows nothing. */
+	if (caller->pid <= 0)
 		return 0;
-	return limit.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)limit.rlim_cur;
+	if (prlimit(caller->pid, RLIMIT_MEMLOCK, NULL, &limit) == 0)
+		return limit.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)limit.rlim_cur;
+	return memlock_from_proc(caller->pid, &value) == 0 ? value : 0;
 }
 
 int disk_access_check_memory(const struct daemon *daemon, const struct ucred *caller, uint64_t more, bool locked,
