@@ -133,6 +133,9 @@ int image_extend(int fd, const char *path, uint64_t end, bool sparse, enum cli_s
 		return fail_plain(step, -EFBIG, "cannot extend image %s: too large", path);
 	r = sparse ? (ftruncate(fd, (off_t)end) < 0 ? errno : 0) : posix_fallocate(fd, 0, (off_t)end);
 	if (r != 0) {
+		/* A file system out of room may have allocated, and sized, part of it. */
+		if (ftruncate(fd, st.st_size) < 0)
+			log_warning("could not give %s its size back: %s", path, strerror(errno));
 		size_format(end, human, sizeof(human));
 		return fail(step, -r, "cannot extend image %s to %s", path, human);
 	}
