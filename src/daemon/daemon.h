@@ -99,7 +99,10 @@ void disk_stack_stop(struct daemon *daemon);
 void disk_stack_clean_stale_mount(const struct daemon *daemon);
 void daemon_fuse_directory(const struct daemon *daemon, char *buf, size_t size);
 
-/* state.c: one file per disk under state_dir, so a restarted daemon re-adopts. */
+/* state.c: one file per disk under state_dir, so a restarted daemon re-adopts.  A
+ * disk's owner is part of what is kept: disk->owner_uid and disk->owner_gid
+ * (disk_table.h) are saved and set again at re-adoption; a disk adopted without
+ * them stays root's (0, 0), the zeroed record's safe default. */
 int state_save(const struct daemon *daemon, const struct disk *disk);
 void state_forget(const struct daemon *daemon, uint32_t unit);
 /* Re-adopt every disk described in state_dir whose loop device is still ours. */
