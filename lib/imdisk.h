@@ -136,7 +136,9 @@ int imdisk_query_version(struct imdisk_client *client, uint32_t *api_version, ch
 /* Create a disk.  `image_fd` is an open descriptor of the image (file disks, and
  * RAM disks preloaded from an image), or a connected socket (proxy disks), or -1.
  * The daemon never opens a path: read-only vs read-write follows the descriptor's
- * own access mode.  On success `device` is filled in as the daemon made it. */
+ * own access mode.  Nor does it extend an image: a file disk's offset plus size must
+ * lie within it (-EINVAL otherwise; the caller extends it with its own rights).
+ * The disk belongs to the caller (imdisk_query_owner).  On success `device` is filled in as the daemon made it. */
 int imdisk_create(struct imdisk_client *client, struct imdisk_device *device, int image_fd);
 
 int imdisk_query(struct imdisk_client *client, uint32_t unit, struct imdisk_device *device);

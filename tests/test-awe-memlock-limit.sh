@@ -18,7 +18,7 @@ with_memlock() {
 	if [ "$1" = as_nobody ]; then shift; as_nobody prlimit --memlock="$bytes" "$@"; else prlimit --memlock="$bytes" "$@"; fi
 }
 
-expect_error "^imdisk: error: cannot create the disk: uid $NOBODY_UID \(user nobody\) may lock 1 MiB of memory \(its RLIMIT_MEMLOCK, ulimit -l\): it has 0 bytes locked in awe disks, 2 MiB more asked$" \
+expect_error "^imdisk: error: cannot create the disk: uid $NOBODY_UID may lock 1 MiB of memory \(its RLIMIT_MEMLOCK, ulimit -l\): it has 0 bytes locked in awe disks, 2 MiB more asked$" \
 	16 with_memlock $((1 << 20)) as_nobody "$IMDISK" -a -s 2M -o awe
 expect_eq "" "$(imdisk -l -n)" "disks after the refused awe create"
 

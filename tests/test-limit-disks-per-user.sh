@@ -9,7 +9,7 @@ start_daemon --group nogroup --max-disks-per-user 3
 
 mine=()
 for _ in 1 2 3; do mine+=("$(as_nobody "$IMDISK" -a -n -s 1M)"); done
-expect_error "^imdisk: error: cannot create the disk: uid $NOBODY_UID \(user nobody\) has 3 disks already: the most imdiskd allows a user \(imdiskd --max-disks-per-user\)$" \
+expect_error "^imdisk: error: cannot create the disk: uid $NOBODY_UID has 3 disks already: the most imdiskd allows a user \(imdiskd --max-disks-per-user\)$" \
 	16 as_nobody "$IMDISK" -a -s 1M
 # A file disk counts the same.
 as_nobody dd if=/dev/zero of="$NOBODY_DIR/nobody.img" bs=1M count=1 status=none

@@ -8,7 +8,7 @@ requires_callers
 start_daemon --group nogroup --max-ram-per-user 64M
 
 a=$(as_nobody "$IMDISK" -a -n -s 40M)
-expect_error "^imdisk: error: cannot create the disk: uid $NOBODY_UID \(user nobody\) may hold 64 MiB of RAM disks \(imdiskd --max-ram-per-user\): it holds 40 MiB, 32 MiB more asked$" \
+expect_error "^imdisk: error: cannot create the disk: uid $NOBODY_UID may hold 64 MiB of RAM disks \(imdiskd --max-ram-per-user\): it holds 40 MiB, 32 MiB more asked$" \
 	16 as_nobody "$IMDISK" -a -s 32M
 expect_eq 1 "$(imdisk -l -n | wc -l)" "disks after the refused create"
 b=$(as_nobody "$IMDISK" -a -n -s 24M)
@@ -16,7 +16,7 @@ b=$(as_nobody "$IMDISK" -a -n -s 24M)
 dev=$(unit_device "$b")
 expect_error "may hold 64 MiB of RAM disks.*it holds 64 MiB, 1 MiB more asked" 16 as_nobody "$IMDISK" -e -s 1M -u "$b"
 expect_eq $((24 << 20)) "$(blockdev --getsize64 "$dev")" "size after the refused grow"
-expect_eq "EDQUOT uid $NOBODY_UID (user nobody) may hold 64 MiB of RAM disks (imdiskd --max-ram-per-user): it holds 64 MiB, 1 MiB more asked" \
+expect_eq "EDQUOT uid $NOBODY_UID may hold 64 MiB of RAM disks (imdiskd --max-ram-per-user): it holds 64 MiB, 1 MiB more asked" \
 	"$(as_nobody "$IMDISK_CALL" grow "$b" 1048576)" "imdiskd's answer to a grow past the limit"
 
 # Not held by nobody's bytes: an image-file disk of nobody's, another user, root.

@@ -72,7 +72,11 @@ int disk_remove(struct daemon *daemon, uint32_t unit, uint32_t mode, const struc
 void disk_release_all(struct daemon *daemon);
 
 /* disk_access.c: who may change a disk, and the limits of callers other than root. */
-int disk_access_check_owner(const struct disk *disk, const struct ucred *caller, char *why);
+/* 0 when the caller may change the disk, else -EPERM with *owner set; the message
+ * is disk_access_owner_refusal's, made once the table lock is released (it looks
+ * the owner's name up). */
+int disk_access_check_owner(const struct disk *disk, const struct ucred *caller, uid_t *owner);
+int disk_access_owner_refusal(uint32_t unit, uid_t owner, char *why);
 /* The caller's RLIMIT_MEMLOCK (UINT64_MAX for root or unlimited, 0 when unreadable);
  * read it before taking the table lock. */
 uint64_t disk_access_memlock_limit(const struct ucred *caller);

@@ -17,11 +17,15 @@
 #include "common/size.h"
 #include "daemon/daemon.h"
 
-int disk_access_check_owner(const struct disk *disk, const struct ucred *caller, char *why)
+int disk_access_check_owner(const struct disk *disk, const struct ucred *caller, uid_t *owner)
 {
-	if (caller->uid == 0 || caller->uid == disk->owner_uid)
-		return 0;
-	ownership_refusal(why, DAEMON_WHY_MAX, disk->info.unit, disk->owner_uid);
+	*owner = disk->owner_uid;
+	return caller->uid == 0 || caller->uid == disk->owner_uid ? 0 : -EPERM;
+}
+
+int disk_access_owner_refusal(uint32_t unit, uid_t owner, char *why)
+{
+	ownership_refusal(why, DAEMON_WHY_MAX, unit, owner);
 	return -EPERM;
 }
 
@@ -78,28 +82,29 @@ int disk_access_check_memory(const struct daemon *daemon, const struct ucred *ca
 			     uint64_t memlock_limit, char *why)
 {
 	struct disk_holdings held;
-	char name[256], limit_text[32], held_text[32], more_text[32];
+	char limit_text[32], held_text[32], more_text[32];
 
+	/* Under the table lock: no user-name lookup here (a directory service may be
+	 * slow), the uid says who. */
 	if (caller->uid == 0)
 		return 0;
 	disk_table_holdings(&daemon->table, caller->uid, &held);
-	ownership_user_name(caller->uid, name, sizeof(name));
 	size_format(more, more_text, sizeof(more_text));
 	if (daemon->max_ram_per_user != UINT64_MAX &&
 	    (more > daemon->max_ram_per_user || held.ram_bytes > daemon->max_ram_per_user - more)) {
 		size_format(daemon->max_ram_per_user, limit_text, sizeof(limit_text));
 		size_format(held.ram_bytes, held_text, sizeof(held_text));
 		return disk_fail(why, -EDQUOT,
-				 "uid %u (user %s) may hold %s of RAM disks (imdiskd --max-ram-per-user): it holds %s, "
-				 "%s more asked", (unsigned)caller->uid, name, limit_text, held_text, more_text);
+				 "uid %u may hold %s of RAM disks (imdiskd --max-ram-per-user): it holds %s, "
+				 "%s more asked", (unsigned)caller->uid, limit_text, held_text, more_text);
 	}
 	if (locked && memlock_limit != UINT64_MAX &&
 	    (more > memlock_limit || held.locked_bytes > memlock_limit - more)) {
 		size_format(memlock_limit, limit_text, sizeof(limit_text));
 		size_format(held.locked_bytes, held_text, sizeof(held_text));
 		return disk_fail(why, -EDQUOT,
-				 "uid %u (user %s) may lock %s of memory (its RLIMIT_MEMLOCK, ulimit -l): it has %s "
-				 "locked in awe disks, %s more asked", (unsigned)caller->uid, name, limit_text,
+				 "uid %u may lock %s of memory (its RLIMIT_MEMLOCK, ulimit -l): it has %s "
+				 "locked in awe disks, %s more asked", (unsigned)caller->uid, limit_text,
 				 held_text, more_text);
 	}
 	return 0;
@@ -107,10 +112,6 @@ int disk_access_check_memory(const struct daemon *daemon, const struct ucred *ca
 
 int disk_access_count_refusal(const struct daemon *daemon, const struct ucred *caller, char *why)
 {
-	char name[256];
-
-	ownership_user_name(caller->uid, name, sizeof(name));
-	return disk_fail(why, -EDQUOT, "uid %u (user %s) has %" PRIu32 " disks already: the most imdiskd allows a "
-			 "user (imdiskd --max-disks-per-user)", (unsigned)caller->uid, name,
-			 daemon->max_disks_per_user);
+	return disk_fail(why, -EDQUOT, "uid %u has %" PRIu32 " disks already: the most imdiskd allows a user "
+			 "(imdiskd --max-disks-per-user)", (unsigned)caller->uid, daemon->max_disks_per_user);
 }

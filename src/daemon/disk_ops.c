@@ -426,6 +426,7 @@ int disk_set_flags(struct daemon *daemon, uint32_t unit, uint32_t mask, uint32_t
 {
 	struct loop_status status;
 	struct disk *disk;
+	uid_t owner;
 	uint32_t refused = mask & ~CHANGEABLE_FLAGS;
 	int r = 0;
 
@@ -436,11 +437,11 @@ int disk_set_flags(struct daemon *daemon, uint32_t unit, uint32_t mask, uint32_t
 		*not_changed = mask;
 		return disk_fail(why, -ENOENT, "no disk with unit number %" PRIu32, unit);
 	}
-	r = disk_access_check_owner(disk, caller, why);
+	r = disk_access_check_owner(disk, caller, &owner);
 	if (r < 0) {
 		pthread_mutex_unlock(&daemon->table.lock);
 		*not_changed = mask;
-		return r;
+		return disk_access_owner_refusal(unit, owner, why);
 	}
 	if (mask & IMDISK_OPTION_RO) {
 		bool read_only = values & IMDISK_OPTION_RO;
@@ -519,12 +520,12 @@ static int check_image_length(int fd, uint64_t end, const char *name, char *why)
 
 /* The checks every grow makes under the lock; new_size gets the size it asks for. */
 static int check_growable(const struct disk *disk, uint64_t amount, const struct ucred *caller, uint64_t *new_size,
-			  char *why)
+			  uid_t *owner, char *why)
 {
-	int r = disk_access_check_owner(disk, caller, why);
+	int r = disk_access_check_owner(disk, caller, owner);
 
 	if (r < 0)
-		return r;
+		return r; /* the message comes once the lock is released */
 	if (amount == 0 || __builtin_add_overflow(disk->info.size, amount, new_size) ||
 	    amount % disk->info.sector_size)
 		return disk_fail(why, -EINVAL, "cannot grow by %" PRIu64 " bytes: give a positive multiple of %" PRIu32,
@@ -581,6 +582,8 @@ int disk_grow(struct daemon *daemon, uint32_t unit, uint64_t amount, int image_f
 	char tag[LOOP_TAG_SIZE], image[IMDISK_PATH_MAX];
 	struct disk *disk;
 	uint64_t new_size, end;
+	uid_t owner = 0;
+	bool not_owner = false;
 	int check_fd = -1, r;
 
 	pthread_mutex_lock(&daemon->table.lock);
@@ -589,7 +592,8 @@ int disk_grow(struct daemon *daemon, uint32_t unit, uint64_t amount, int image_f
 		r = disk_fail(why, -ENOENT, "no disk with unit number %" PRIu32, unit);
 		goto out;
 	}
-	r = check_growable(disk, amount, caller, &new_size, why);
+	r = check_growable(disk, amount, caller, &new_size, &owner, why);
+	not_owner = r == -EPERM;
 	if (r < 0)
 		goto out;
 	if (disk_is_memory(disk->info.flags)) {
@@ -627,13 +631,16 @@ int disk_grow(struct daemon *daemon, uint32_t unit, uint64_t amount, int image_f
 	}
 	/* Another grow may have come between: ask for this one's amount on top of it,
 	 * and the image must still be long enough for that. */
-	r = check_growable(disk, amount, caller, &new_size, why);
+	r = check_growable(disk, amount, caller, &new_size, &owner, why);
+	not_owner = r == -EPERM;
 	if (r == 0 && disk->info.image_offset + new_size > end)
 		r = check_image_length(check_fd, disk->info.image_offset + new_size, image, why);
 	if (r == 0)
 		r = apply_size(daemon, disk, new_size, why);
 out:
 	pthread_mutex_unlock(&daemon->table.lock);
+	if (not_owner)
+		disk_access_owner_refusal(unit, owner, why);
 	if (check_fd >= 0)
 		close(check_fd);
 	if (image_fd >= 0)
@@ -646,6 +653,7 @@ out:
 int disk_remove(struct daemon *daemon, uint32_t unit, uint32_t mode, const struct ucred *caller, char *why)
 {
 	struct disk *disk;
+	uid_t owner = 0;
 	int r = 0;
 
 	if (mode > IMDISK_REMOVE_EMERGENCY)
@@ -653,14 +661,14 @@ int disk_remove(struct daemon *daemon, uint32_t unit, uint32_t mode, const struc
 	pthread_mutex_lock(&daemon->table.lock);
 	disk = disk_table_get(&daemon->table, unit);
 	if (disk)
-		r = disk_access_check_owner(disk, caller, why);
+		r = disk_access_check_owner(disk, caller, &owner);
 	if (disk && r == 0)
 		disk->state = DISK_REMOVING;
 	pthread_mutex_unlock(&daemon->table.lock);
 	if (!disk)
 		return disk_fail(why, -ENOENT, "no disk with unit number %" PRIu32, unit);
 	if (r < 0)
-		return r;
+		return disk_access_owner_refusal(unit, owner, why);
 
 	if (mode == IMDISK_REMOVE_NORMAL && loop_is_busy(disk->loop_number)) {
 		pthread_mutex_lock(&daemon->table.lock);
