@@ -1,6 +1,7 @@
-/* imdiskd: owns every disk.  Listens on a unix control socket (root only, or a
- * group named with --group: never a group implied by a name that resolves), serves each connection in its own thread, keeps disk
- * state beside the socket, and re-adopts its disks when started again. */
+/* imdiskd: owns every disk.  Listens on a unix control socket (root only, or the
+ * group --group names: never one implied by a name that happens to resolve), serves
+ * each connection in its own thread, keeps disk state beside the socket, and
+ * re-adopts its disks when started again. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
