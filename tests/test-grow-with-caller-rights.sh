@@ -4,7 +4,8 @@
 # other than root who asks for more than its share gets ENOSPC (exit 2), and the
 # image and the disk keep their size, though imdiskd, as root, could have taken the
 # reserved blocks.  imdiskd asked directly to grow past the image's end refuses and
-# does not extend the file.  A grow within the caller's room works, and the data
+# does not extend the file.  Creating a disk larger than its image is held to the
+# same rights.  A grow within the caller's room works, and the data
 # written before and after it is all in the image.
 . "$(dirname "$0")/functions.sh"
 requires_callers
@@ -30,6 +31,14 @@ expect_error "cannot extend image $img to .*: No space left on device" 2 \
 	as_nobody "$IMDISK" -e -s "${amount}M" -u "$u"
 expect_eq $((4 << 20)) "$(stat -c %s "$img")" "image size after the grow nobody has no room for"
 expect_eq $((4 << 20)) "$(blockdev --getsize64 "$dev")" "disk size after the grow nobody has no room for"
+
+# The same at create time: a disk larger than its image extends it with nobody's rights.
+as_nobody dd if="$TEST_DIR/data" of="$fs/nobody/small.img" bs=1M status=none conv=fsync
+expect_error "cannot extend image $fs/nobody/small.img to .*: No space left on device" 3 \
+	as_nobody "$IMDISK" -a -f "$fs/nobody/small.img" -s "${amount}M"
+expect_eq $((4 << 20)) "$(stat -c %s "$fs/nobody/small.img")" "image size after the create nobody has no room for"
+expect_eq "$fsunit $u" "$(imdisk -l -n | xargs)" "disks after the create nobody has no room for"
+rm -f "$fs/nobody/small.img"
 
 # imdiskd itself only checks the image's length: it never extends it.
 expect_eq "EINVAL image $img is 4194304 bytes, 5242880 needed: extend it first (imdisk -e -s does, with your rights)" \
