@@ -160,6 +160,29 @@ int imdisk_query(struct imdisk_client *client, uint32_t unit, struct imdisk_devi
 	return r;
 }
 
+int imdisk_query_owner(struct imdisk_client *client, uint32_t unit, struct imdisk_device *device,
+		       struct imdisk_owner *owner)
+{
+	struct control_message *m = message_new(CONTROL_QUERY_DEVICE);
+	int r;
+
+	if (!m)
+		return -ENOMEM;
+	m->device.unit = unit;
+	control_set(m, CONTROL_TAG_UNIT);
+	r = imdisk_call(client, m, -1);
+	if (r == 0 && !(CONTROL_HAS(m, CONTROL_TAG_OWNER_UID) && CONTROL_HAS(m, CONTROL_TAG_OWNER_GID)))
+		r = -EPROTO;
+	if (r == 0) {
+		if (device)
+			*device = m->device;
+		owner->uid = m->owner_uid;
+		owner->gid = m->owner_gid;
+	}
+	free(m);
+	return r;
+}
+
 int imdisk_list(struct imdisk_client *client, uint32_t *units, size_t max)
 {
 	struct control_message *m = message_new(CONTROL_LIST);

@@ -15,7 +15,10 @@
 extern "C" {
 #endif
 
-#define IMDISK_API_VERSION 0x0100 /* major.minor of this header and the control protocol */
+/* major.minor of this header and the control protocol.  1.1 added disk owners
+ * (struct imdisk_owner, imdisk_query_owner) and no other change: struct
+ * imdisk_device keeps its 1.0 layout, so programs built against 1.0 run as they did. */
+#define IMDISK_API_VERSION 0x0101
 
 /* Create flags (ImDisk's values). */
 #define IMDISK_OPTION_RO 0x00000001u
@@ -94,6 +97,13 @@ struct imdisk_device {
 	char image[IMDISK_PATH_MAX];         /* image name as the caller gave it (informational) */
 };
 
+/* Who created a disk (the daemon reads it from the socket at CREATE).  Only this
+ * uid, or root, may change, grow or remove the disk: others get -EPERM. */
+struct imdisk_owner {
+	uint32_t uid;
+	uint32_t gid;
+};
+
 /* A change event from imdisk_watch_next(). */
 enum imdisk_event_kind {
 	IMDISK_EVENT_CREATE = 1,
@@ -126,14 +136,26 @@ int imdisk_query_version(struct imdisk_client *client, uint32_t *api_version, ch
 /* Create a disk.  `image_fd` is an open descriptor of the image (file disks, and
  * RAM disks preloaded from an image), or a connected socket (proxy disks), or -1.
  * The daemon never opens a path: read-only vs read-write follows the descriptor's
- * own access mode.  On success `device` is filled in as the daemon made it. */
+ * own access mode.  Nor does it extend an image: a file disk's offset plus size must
+ * lie within it (-EINVAL otherwise; the caller extends it with its own rights).
+ * The disk belongs to the caller (imdisk_query_owner).  On success `device` is filled in as the daemon made it. */
 int imdisk_create(struct imdisk_client *client, struct imdisk_device *device, int image_fd);
 
 int imdisk_query(struct imdisk_client *client, uint32_t unit, struct imdisk_device *device);
 
+/* imdisk_query, and the disk's owner, in one request (`device` may be NULL).  A
+ * daemon older than API 1.1 names no owner: -EPROTO. */
+int imdisk_query_owner(struct imdisk_client *client, uint32_t unit, struct imdisk_device *device,
+		       struct imdisk_owner *owner);
+
 /* Fill `units` with up to `max` unit numbers, ascending; returns how many disks exist
  * (which may be more than max). */
 int imdisk_list(struct imdisk_client *client, uint32_t *units, size_t max);
+
+/* Errors of the calls that change a disk (set flags, grow, remove): -EPERM when the
+ * caller is neither the disk's owner nor root; and of create and grow: -EDQUOT when a
+ * caller other than root would pass a limit of the daemon (disks, RAM-disk bytes,
+ * or for -o awe its own RLIMIT_MEMLOCK).  imdisk_error_message() says which. */
 
 /* Change flags: each bit set in `mask` takes its value from `values`.  Only
  * IMDISK_OPTION_RO, IMDISK_OPTION_REMOVABLE, IMDISK_OPTION_SPARSE_FILE and
@@ -142,8 +164,10 @@ int imdisk_list(struct imdisk_client *client, uint32_t *units, size_t max);
 int imdisk_set_flags(struct imdisk_client *client, uint32_t unit, uint32_t mask, uint32_t values,
 		     uint32_t *not_changed);
 
-/* Grow a disk by `bytes`; `image_fd` is needed for file disks whose daemon lost the
- * descriptor (after a restart), else -1. */
+/* Grow a disk by `bytes`.  A file disk's image must already hold the new size: the
+ * caller extends it (ftruncate, fallocate) with its own rights, and the daemon only
+ * checks it (-EINVAL when too short).  `image_fd` is needed for file disks whose
+ * daemon lost the descriptor (after a restart), else -1. */
 int imdisk_grow(struct imdisk_client *client, uint32_t unit, uint64_t bytes, int image_fd);
 
 int imdisk_remove(struct imdisk_client *client, uint32_t unit, enum imdisk_remove_mode mode);

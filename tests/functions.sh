@@ -43,6 +43,25 @@ expect_error() {
 
 imdisk() { "$IMDISK" "$@"; }
 
+# Callers other than root.  The daemon is started with --group nogroup; requires_callers
+# opens $TEST_DIR (0700 from mktemp) to them and makes $NOBODY_DIR.  nobody (65534), and a second uid with no
+# user name (65533) as "someone else"; both in group nogroup, as members of --group.
+NOBODY_UID=65534
+OTHER_UID=65533
+IMDISK_CALL=$BUILD/tests/tools/imdisk-call
+as_uid() { local uid=$1; shift; setpriv --reuid="$uid" --regid=65534 --groups=65534 "$@"; }
+as_nobody() { as_uid "$NOBODY_UID" "$@"; }
+as_other() { as_uid "$OTHER_UID" "$@"; }
+requires_callers() {
+	requires_root
+	requires setpriv
+	getent group nogroup >/dev/null || skip "needs a group nogroup"
+	chmod 755 "$TEST_DIR"
+	as_nobody test -x "$IMDISK" || skip "nobody cannot run $IMDISK"
+	NOBODY_DIR=$TEST_DIR/nobody # a folder of nobody's, for its images
+	install -d -o "$NOBODY_UID" -g 65534 -m 700 "$NOBODY_DIR"
+}
+
 # True when something accepts connections on unix socket $1 (a socket file left
 # by a killed daemon refuses them).
 socket_answers() {

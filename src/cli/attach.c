@@ -145,12 +145,20 @@ static int locate_window(const struct cli_options *o, struct attach_plan *plan)
 				  (unsigned long long)img->size, human);
 	}
 	plan->device.image_offset = offset;
-	/* A file disk larger than its image grows the image (as ImDisk does): imdiskd
-	 * does that through our descriptor, so with our rights. */
 	if (plan->has_size)
 		plan->device.size = plan->size;
 	else
 		plan->device.size = window ? window : img->size - offset;
+	/* A file disk larger than its image grows the image (as ImDisk does), here with
+	 * our rights: imdiskd never extends a caller's file. */
+	if (!plan->memory && plan->has_size && !img->read_only && !img->block_device) {
+		if (plan->device.size > UINT64_MAX - offset)
+			return fail_plain(STEP_SIZE, -ERANGE, "offset and size are too large");
+		err = image_extend(img->fd, img->path, offset + plan->device.size,
+				   o->words & WORD_SPARSE, STEP_IMAGE);
+		if (err < 0)
+			return err;
+	}
 	return 0;
 }
 

@@ -48,6 +48,8 @@ static int remove_disk(struct imdisk_client *client, const struct imdisk_device 
 				  dev->unit, dev->device);
 	if (err == -ENOENT || err == -ENODEV || err == -ENXIO)
 		return fail_plain(STEP_REMOVE, err, "no virtual disk has unit %u", dev->unit);
+	if (err == -EPERM)
+		return fail_not_owner(client, STEP_REMOVE, err);
 	if (err < 0)
 		return fail_daemon(client, STEP_REMOVE, err, "cannot remove device %u (%s)",
 				   dev->unit, dev->device);
@@ -62,7 +64,7 @@ int detach(const struct cli_options *o)
 
 	if ((err = daemon_connect(o->socket, &client)) < 0)
 		return err;
-	if ((err = lookup_disk(client, o, &dev)) < 0)
+	if ((err = lookup_disk_to_change(client, o, &dev, STEP_REMOVE)) < 0)
 		goto out;
 	if (o->remove_mode != IMDISK_REMOVE_EMERGENCY &&
 	    (err = unmount_all(&dev, o->remove_mode == IMDISK_REMOVE_FORCE)) < 0)

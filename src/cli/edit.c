@@ -10,6 +10,7 @@
 #include "cli/actions.h"
 #include "cli/daemon_start.h"
 #include "cli/failure.h"
+#include "cli/image.h"
 #include "cli/lookup.h"
 #include "cli/mounttab.h"
 #include "common/log.h"
@@ -46,6 +47,8 @@ static int change_flags(struct imdisk_client *client, const struct imdisk_device
 			values |= flag_words[i].flag;
 	}
 	err = imdisk_set_flags(client, dev->unit, mask, values, &not_changed);
+	if (err == -EPERM)
+		return fail_not_owner(client, STEP_EDIT, err);
 	if (err < 0)
 		return fail_daemon(client, STEP_EDIT, err, "cannot change the flags of device %u",
 				   dev->unit);
@@ -75,21 +78,46 @@ static int grow_amount(const struct size_request *request, uint64_t *bytes)
 	return 0;
 }
 
-/* imdiskd keeps each file disk's image open; one that lost it (after a restart)
- * answers -EBADF and gets the image again, opened with our rights. */
+/* A file disk's image is extended here, on our own descriptor and with our
+ * rights, before imdiskd is asked: the daemon only checks that the image is long
+ * enough, so quotas and reserved blocks hold for the caller as they would for any
+ * write of its own.  The descriptor also serves a daemon that lost its own (after
+ * a restart): it checks that it is the same file. */
+static int grow_file(struct imdisk_client *client, const struct imdisk_device *dev, uint64_t bytes)
+{
+	uint64_t end;
+	int fd, err;
+
+	if (__builtin_add_overflow(dev->image_offset, dev->size, &end) ||
+	    __builtin_add_overflow(end, bytes, &end))
+		return fail_plain(STEP_SIZE, -ERANGE, "device %u cannot grow by that much", dev->unit);
+	fd = open(dev->image, O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return fail(STEP_EDIT, -errno, "cannot open image %s to grow it", dev->image);
+	err = image_extend(fd, dev->image, end, dev->flags & IMDISK_OPTION_SPARSE_FILE, STEP_EDIT);
+	if (err == 0)
+		err = imdisk_grow(client, dev->unit, bytes, fd);
+	close(fd);
+	return err;
+}
+
+static bool is_image_file_disk(const struct imdisk_device *dev)
+{
+	return IMDISK_TYPE(dev->flags) == IMDISK_TYPE_FILE &&
+	       IMDISK_FILE_TYPE(dev->flags) != IMDISK_FILE_TYPE_AWEALLOC && dev->image[0] &&
+	       !(dev->flags & IMDISK_OPTION_RO) && dev->transport != IMDISK_TRANSPORT_FUSE;
+}
+
 static int grow(struct imdisk_client *client, const struct imdisk_device *dev, uint64_t bytes)
 {
-	int err = imdisk_grow(client, dev->unit, bytes, -1);
-	int fd;
+	int err = is_image_file_disk(dev) ? grow_file(client, dev, bytes)
+					  : imdisk_grow(client, dev->unit, bytes, -1);
 
-	if (err == -EBADF && IMDISK_TYPE(dev->flags) == IMDISK_TYPE_FILE && dev->image[0]) {
-		fd = open(dev->image, O_RDWR | O_CLOEXEC | O_NOCTTY);
-		if (fd < 0)
-			return fail(STEP_EDIT, -errno, "cannot open image %s to grow it", dev->image);
-		err = imdisk_grow(client, dev->unit, bytes, fd);
-		close(fd);
-	}
-	if (err == -ENOMEM)
+	if (err < 0 && failure_recorded())
+		return err; /* ours, not the daemon's: already said */
+	if (err == -EPERM)
+		return fail_not_owner(client, STEP_EDIT, err);
+	if (err == -ENOMEM || err == -EDQUOT)
 		return fail_daemon(client, STEP_EDIT, err, "cannot grow device %u", dev->unit);
 	if (err < 0)
 		return fail_daemon(client, STEP_EDIT, err, "cannot grow device %u (%s)", dev->unit,
@@ -122,7 +150,7 @@ int edit(const struct cli_options *o)
 		return err;
 	if ((err = daemon_connect(o->socket, &client)) < 0)
 		return err;
-	if ((err = lookup_disk(client, o, &dev)) < 0)
+	if ((err = lookup_disk_to_change(client, o, &dev, STEP_EDIT)) < 0)
 		goto out;
 	/* Flags first: "-o rw -s 1G" must make the disk writable before growing it. */
 	if (o->words && (err = change_flags(client, &dev, o->words)) < 0)

@@ -1,5 +1,5 @@
 /* imdisk's exit status: ImDisk's own table, so scripts written for imdisk.exe
- * read the same numbers here.  Documented in imdisk(8) and `imdisk --help`. */
+ * read the same numbers here, and two of ours after it.  Documented in imdisk(8) and `imdisk --help`. */
 #ifndef IMDISK_CLI_EXIT_CODES_H
 #define IMDISK_CLI_EXIT_CODES_H
 
@@ -19,6 +19,9 @@ enum cli_exit {
 	CLI_EXIT_PARTITION_NOT_FOUND = 12,
 	CLI_EXIT_USAGE = 13,               /* wrong syntax: usage shown */
 	CLI_EXIT_NO_FREE_UNIT = 14,        /* ImDisk: no free drive letter */
+	/* Ours (ImDisk's table ends at 14): a daemon shared by several users. */
+	CLI_EXIT_NOT_OWNER = 15,           /* the disk is another user's: only it or root may change it */
+	CLI_EXIT_OVER_LIMIT = 16,          /* a per-user limit of imdiskd (disks, RAM, RLIMIT_MEMLOCK) */
 };
 
 #endif

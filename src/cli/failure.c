@@ -119,6 +119,8 @@ static int failure_exit_code(enum cli_step step, int err)
 	case STEP_UNMOUNT:
 		return CLI_EXIT_DEVICE_BUSY;
 	case STEP_CREATE:
+		if (e == EDQUOT)
+			return CLI_EXIT_OVER_LIMIT;
 		if ((code = daemon_exit_code(e)))
 			return code;
 		if (e == ENOMEM)
@@ -131,6 +133,11 @@ static int failure_exit_code(enum cli_step step, int err)
 	case STEP_QUERY:
 	case STEP_REMOVE:
 	case STEP_EDIT:
+		/* The disk is there and another user's: not the socket's permission (6). */
+		if (e == EPERM && step != STEP_FIND && step != STEP_QUERY)
+			return CLI_EXIT_NOT_OWNER;
+		if (e == EDQUOT)
+			return CLI_EXIT_OVER_LIMIT;
 		if ((code = daemon_exit_code(e)))
 			return code;
 		if (e == ENOENT || e == ENODEV || e == ENXIO)
@@ -144,6 +151,11 @@ static int failure_exit_code(enum cli_step step, int err)
 		return CLI_EXIT_DEVICE_BUSY;
 	}
 	return CLI_EXIT_CREATE_FAILED;
+}
+
+bool failure_recorded(void)
+{
+	return failure.recorded;
 }
 
 int failure_report(int err)

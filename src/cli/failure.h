@@ -8,6 +8,8 @@
 #ifndef IMDISK_CLI_FAILURE_H
 #define IMDISK_CLI_FAILURE_H
 
+#include <stdbool.h>
+
 struct imdisk_client;
 
 /* What was being done; together with the errno it selects the exit code. */
@@ -42,6 +44,9 @@ int fail_plain(enum cli_step step, int err, const char *fmt, ...)
  * else strerror(-err).  Returns err. */
 int fail_daemon(const struct imdisk_client *client, enum cli_step step, int err, const char *fmt,
 		...) __attribute__((format(printf, 4, 5)));
+
+/* Whether a failure is recorded already. */
+bool failure_recorded(void);
 
 /* Print the recorded failure (or a generic line for `err` when none was recorded)
  * and return the exit code for it. */

@@ -119,6 +119,29 @@ int image_create(struct image *img, const char *path, uint64_t size, bool sparse
 	return 0;
 }
 
+int image_extend(int fd, const char *path, uint64_t end, bool sparse, enum cli_step step)
+{
+	char human[32];
+	struct stat st;
+	int r;
+
+	if (fstat(fd, &st) < 0)
+		return fail(step, -errno, "cannot read image %s", path);
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size >= end)
+		return 0;
+	if (end > INT64_MAX)
+		return fail_plain(step, -EFBIG, "cannot extend image %s: too large", path);
+	r = sparse ? (ftruncate(fd, (off_t)end) < 0 ? errno : 0) : posix_fallocate(fd, 0, (off_t)end);
+	if (r != 0) {
+		/* A file system out of room may have allocated, and sized, part of it. */
+		if (ftruncate(fd, st.st_size) < 0)
+			log_warning("could not give %s its size back: %s", path, strerror(errno));
+		size_format(end, human, sizeof(human));
+		return fail(step, -r, "cannot extend image %s to %s", path, human);
+	}
+	return 0;
+}
+
 /* partition_table_read() reads through this: the image, from `base` on. */
 struct table_reader {
 	int fd;

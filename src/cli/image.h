@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cli/failure.h"
 #include "imdisk.h"
 
 struct image {
@@ -37,6 +38,12 @@ int image_auto_offset(const struct image *img, uint64_t *offset, uint64_t *size)
  * Failures are recorded (STEP_PARTITION: exit 12 when there is no such partition). */
 int image_partition(const struct image *img, uint64_t base, uint32_t sector_size,
 		    uint32_t number, uint64_t *offset, uint64_t *size);
+
+/* Make the regular file open on `fd` at least `end` bytes long, with our own rights
+ * (so quotas and reserved blocks hold: imdiskd never extends a caller's file):
+ * allocated, or a hole when `sparse`.  A block device, or a file long enough
+ * already, is left as it is.  Failures are recorded under `step`. */
+int image_extend(int fd, const char *path, uint64_t end, bool sparse, enum cli_step step);
 
 void image_close(struct image *img);
 

@@ -13,14 +13,29 @@
 #include "cli/failure.h"
 #include "cli/lookup.h"
 #include "cli/mounttab.h"
+#include "common/ownership.h"
 #include "common/size.h"
 #include "imdisk.h"
 
 /* One disk with what the mount table says about it. */
 struct listed_disk {
 	struct imdisk_device device;
+	struct imdisk_owner owner;
+	bool has_owner; /* false from a daemon older than API 1.1 */
 	struct mount_points mounts;
 };
+
+/* The owner's user name, its uid when the user database has none, "-" unknown. */
+static void owner_text(const struct listed_disk *disk, char *buf, size_t size)
+{
+	if (!disk->has_owner) {
+		snprintf(buf, size, "-");
+		return;
+	}
+	ownership_user_name(disk->owner.uid, buf, size);
+	if (strcmp(buf, "unknown") == 0)
+		snprintf(buf, size, "%u", disk->owner.uid);
+}
 
 static const char *image_or_null(const struct imdisk_device *dev)
 {
@@ -96,6 +111,12 @@ static void print_detail(const struct listed_disk *disk)
 	       (unsigned long long)dev->cylinders, dev->tracks_per_cylinder,
 	       dev->sectors_per_track, dev->sector_size);
 	printf("Transport:     %s\n", describe_transport(dev->transport));
+	if (disk->has_owner) {
+		char name[256];
+
+		owner_text(disk, name, sizeof(name));
+		printf("Owner:         %s (uid %u, gid %u)\n", name, disk->owner.uid, disk->owner.gid);
+	}
 }
 
 static int width_of(const char *text, int width)
@@ -118,8 +139,8 @@ static void join_mounts(const struct mount_points *mounts, char *buf, size_t siz
 
 static void print_table(const struct listed_disk *disks, size_t count)
 {
-	int device_width = 6, size_width = 4, mount_width = 10;
-	char human[32], mounts[1024];
+	int device_width = 6, size_width = 4, mount_width = 10, owner_width = 5;
+	char human[32], mounts[1024], owner[256];
 
 	if (!count) {
 		printf("No virtual disks.\n");
@@ -131,17 +152,21 @@ static void print_table(const struct listed_disk *disks, size_t count)
 		device_width = width_of(disks[i].device.device, device_width);
 		size_width = width_of(human, size_width);
 		mount_width = width_of(mounts, mount_width);
+		owner_text(&disks[i], owner, sizeof(owner));
+		owner_width = width_of(owner, owner_width);
 	}
-	printf("%-4s  %-*s  %*s  %-4s  %-7s  %-*s  %s\n", "UNIT", device_width, "DEVICE",
-	       size_width, "SIZE", "TYPE", "BACKING", mount_width, "MOUNTPOINT", "IMAGE");
+	printf("%-4s  %-*s  %*s  %-4s  %-7s  %-*s  %-*s  %s\n", "UNIT", device_width, "DEVICE",
+	       size_width, "SIZE", "TYPE", "BACKING", owner_width, "OWNER", mount_width, "MOUNTPOINT",
+	       "IMAGE");
 	for (size_t i = 0; i < count; i++) {
 		const struct imdisk_device *dev = &disks[i].device;
 
 		size_format(dev->size, human, sizeof(human));
 		join_mounts(&disks[i].mounts, mounts, sizeof(mounts));
-		printf("%-4u  %-*s  %*s  %-4s  %-7s  %-*s  %s\n", dev->unit, device_width,
+		owner_text(&disks[i], owner, sizeof(owner));
+		printf("%-4u  %-*s  %*s  %-4s  %-7s  %-*s  %-*s  %s\n", dev->unit, device_width,
 		       dev->device, size_width, human, describe_type(dev->flags),
-		       describe_backing(dev->flags), mount_width, mounts,
+		       describe_backing(dev->flags), owner_width, owner, mount_width, mounts,
 		       image_or_null(dev) ? dev->image : "-");
 	}
 }
@@ -151,6 +176,24 @@ static void print_table(const struct listed_disk *disks, size_t count)
 static struct json_object *string_or_null(const char *text)
 {
 	return text ? json_object_new_string(text) : NULL;
+}
+
+/* {uid, gid, user}: user is null when the user database has no name for it; the
+ * whole is null from a daemon that names no owner. */
+static struct json_object *owner_to_json(const struct listed_disk *disk)
+{
+	struct json_object *owner;
+	char name[256];
+
+	if (!disk->has_owner)
+		return NULL;
+	owner = json_object_new_object();
+	ownership_user_name(disk->owner.uid, name, sizeof(name));
+	json_object_object_add(owner, "uid", json_object_new_int64(disk->owner.uid));
+	json_object_object_add(owner, "gid", json_object_new_int64(disk->owner.gid));
+	json_object_object_add(owner, "user",
+			       string_or_null(strcmp(name, "unknown") ? name : NULL));
+	return owner;
 }
 
 static struct json_object *disk_to_json(const struct listed_disk *disk)
@@ -205,6 +248,7 @@ static struct json_object *disk_to_json(const struct listed_disk *disk)
 	json_object_object_add(obj, "flags", json_object_new_int64(dev->flags));
 	json_object_object_add(obj, "transport",
 			       json_object_new_string(describe_transport(dev->transport)));
+	json_object_object_add(obj, "owner", owner_to_json(disk));
 	return obj;
 }
 
@@ -238,6 +282,18 @@ static int gather_mounts(struct listed_disk *disk)
 	return 0;
 }
 
+/* The disk and its owner in one request; from a daemon older than API 1.1, the
+ * disk alone. */
+static int query_with_owner(struct imdisk_client *client, uint32_t unit, struct listed_disk *disk)
+{
+	int err = imdisk_query_owner(client, unit, &disk->device, &disk->owner);
+
+	disk->has_owner = err == 0;
+	if (err == -EPROTO)
+		err = imdisk_query(client, unit, &disk->device);
+	return err;
+}
+
 static void free_disks(struct listed_disk *disks, size_t count)
 {
 	for (size_t i = 0; i < count; i++)
@@ -260,7 +316,7 @@ static int gather_all(struct imdisk_client *client, struct listed_disk **out, si
 		return fail(STEP_QUERY, -ENOMEM, "cannot list disks");
 	}
 	for (size_t i = 0; i < count; i++) {
-		err = imdisk_query(client, units[i], &disks[found].device);
+		err = query_with_owner(client, units[i], &disks[found]);
 		if (err == -ENOENT || err == -ENODEV)
 			continue; /* removed since the list was taken */
 		if (err < 0) {
@@ -288,6 +344,8 @@ static int list_one(struct imdisk_client *client, const struct cli_options *o)
 
 	if ((err = lookup_disk(client, o, &disk.device)) < 0)
 		return err;
+	if (query_with_owner(client, disk.device.unit, &disk) < 0)
+		disk.has_owner = false; /* gone meanwhile: described as it was found */
 	if ((err = gather_mounts(&disk)) < 0)
 		return err;
 	if (o->numeric)

@@ -9,6 +9,7 @@
 
 #include "cli/failure.h"
 #include "cli/mounttab.h"
+#include "common/ownership.h"
 
 int lookup_units(struct imdisk_client *client, uint32_t **units, size_t *count)
 {
@@ -93,4 +94,29 @@ int lookup_disk(struct imdisk_client *client, const struct cli_options *o,
 	if (o->has_unit)
 		return lookup_unit(client, o->unit, device);
 	return lookup_mount_point(client, o->mount_point, device);
+}
+
+int lookup_disk_to_change(struct imdisk_client *client, const struct cli_options *o,
+			  struct imdisk_device *device, enum cli_step step)
+{
+	struct imdisk_owner owner;
+	char refusal[512];
+	uid_t self = geteuid();
+	int err;
+
+	if ((err = lookup_disk(client, o, device)) < 0)
+		return err;
+	/* A daemon that names no owner, or a disk gone meanwhile: the request itself
+	 * gets the daemon's answer. */
+	if (self == 0 || imdisk_query_owner(client, device->unit, NULL, &owner) < 0 || owner.uid == self)
+		return 0;
+	ownership_refusal(refusal, sizeof(refusal), device->unit, owner.uid);
+	return fail_plain(step, -EPERM, "%s", refusal);
+}
+
+int fail_not_owner(const struct imdisk_client *client, enum cli_step step, int err)
+{
+	const char *message = imdisk_error_message(client);
+
+	return fail_plain(step, err, "%s", *message ? message : "only the disk's owner or root may change it");
 }

@@ -15,6 +15,7 @@ static const enum control_tag device_reply_tags[] = {
 	CONTROL_TAG_UNIT, CONTROL_TAG_FLAGS, CONTROL_TAG_SIZE, CONTROL_TAG_IMAGE_OFFSET,
 	CONTROL_TAG_SECTOR_SIZE, CONTROL_TAG_SECTORS_PER_TRACK, CONTROL_TAG_TRACKS_PER_CYLINDER,
 	CONTROL_TAG_CYLINDERS, CONTROL_TAG_TRANSPORT, CONTROL_TAG_CONNECTED, CONTROL_TAG_DEVICE, CONTROL_TAG_IMAGE,
+	CONTROL_TAG_OWNER_UID, CONTROL_TAG_OWNER_GID,
 };
 
 static void set_device_reply(struct control_message *m)
@@ -59,15 +60,23 @@ static bool handle_request(struct daemon *daemon, int sock, struct control_messa
 		r = disk_create(daemon, &m->device, fd, caller, why);
 		fd = -1; /* disk_create owns it */
 		m->present = 0;
+		m->owner_uid = caller->uid;
+		m->owner_gid = caller->gid;
 		if (r == 0)
 			set_device_reply(m);
 		break;
-	case CONTROL_QUERY_DEVICE:
-		r = disk_query(daemon, unit, &m->device, why);
+	case CONTROL_QUERY_DEVICE: {
+		uid_t owner_uid = 0;
+		gid_t owner_gid = 0;
+
+		r = disk_query(daemon, unit, &m->device, &owner_uid, &owner_gid, why);
 		m->present = 0;
+		m->owner_uid = owner_uid;
+		m->owner_gid = owner_gid;
 		if (r == 0)
 			set_device_reply(m);
 		break;
+	}
 	case CONTROL_LIST:
 		r = disk_list(daemon, m->units, CONTROL_MAX_UNITS, &m->total);
 		m->unit_count = m->total < CONTROL_MAX_UNITS ? m->total : CONTROL_MAX_UNITS;
@@ -77,19 +86,19 @@ static bool handle_request(struct daemon *daemon, int sock, struct control_messa
 		break;
 	case CONTROL_SET_FLAGS: {
 		uint32_t not_changed = 0;
-		r = disk_set_flags(daemon, unit, m->mask, m->values, &not_changed, why);
+		r = disk_set_flags(daemon, unit, m->mask, m->values, caller, &not_changed, why);
 		m->present = 0;
 		m->mask = not_changed;
 		control_set(m, CONTROL_TAG_MASK);
 		break;
 	}
 	case CONTROL_GROW:
-		r = disk_grow(daemon, unit, m->amount, fd, why);
+		r = disk_grow(daemon, unit, m->amount, fd, caller, why);
 		fd = -1;
 		m->present = 0;
 		break;
 	case CONTROL_REMOVE:
-		r = disk_remove(daemon, unit, m->remove_mode, why);
+		r = disk_remove(daemon, unit, m->remove_mode, caller, why);
 		m->present = 0;
 		break;
 	case CONTROL_WATCH:
@@ -123,8 +132,8 @@ void control_serve_connection(struct daemon *daemon, int sock)
 	struct control_message *m = malloc(sizeof(*m));
 	struct caller_identity caller;
 
-	/* Who is asking, groups and all: a proxy disk reconnects to its server with
-	 * exactly these rights. */
+	/* Who is asking, groups and all: the owner of what it creates, the one whose
+	 * limits apply, and the rights a proxy disk reconnects to its server with. */
 	if (caller_identity_from_socket(sock, &caller) < 0) {
 		free(m);
 		close(sock);

@@ -40,7 +40,14 @@ struct daemon {
 	unsigned proxy_timeout_ms;
 	unsigned fuse_workers; /* --fuse-workers */
 	enum daemon_fuse_channel fuse_channel; /* --fuse-io-uring, --no-fuse-io-uring */
+	/* What a caller other than root may hold (disk_access.c): disks, and bytes of
+	 * RAM disks in all; UINT32_MAX disks / UINT64_MAX bytes: no limit. */
+	uint32_t max_disks_per_user; /* --max-disks-per-user */
+	uint64_t max_ram_per_user;   /* --max-ram-per-user */
 };
+
+#define DAEMON_MAX_DISKS_PER_USER 16
+#define DAEMON_MAX_RAM_PER_USER (4ull << 30)
 
 /* Record the user-facing reason for a failure once, where it is first known, into
  * why[DAEMON_WHY_MAX]; returns error. */
@@ -48,16 +55,38 @@ int disk_fail(char *why, int error, const char *fmt, ...) __attribute__((format(
 
 /* disk_ops.c: the control calls.  Each returns 0 or a negative errno, and on
  * failure puts a one-line explanation for the user into why[DAEMON_WHY_MAX]. */
-int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_fd,
-		const struct caller_identity *caller, char *why);
-int disk_query(struct daemon *daemon, uint32_t unit, struct imdisk_device *out, char *why);
+int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_fd, const struct caller_identity *caller,
+		char *why);
+/* The disk as a client sees it, and who owns it. */
+int disk_query(struct daemon *daemon, uint32_t unit, struct imdisk_device *out, uid_t *owner_uid, gid_t *owner_gid,
+	       char *why);
 int disk_list(struct daemon *daemon, uint32_t *units, uint32_t max, uint32_t *total);
-int disk_set_flags(struct daemon *daemon, uint32_t unit, uint32_t mask, uint32_t values,
+/* Changing, growing and removing are the owner's (or root's): -EPERM otherwise. */
+int disk_set_flags(struct daemon *daemon, uint32_t unit, uint32_t mask, uint32_t values, const struct caller_identity *caller,
 		   uint32_t *not_changed, char *why);
-int disk_grow(struct daemon *daemon, uint32_t unit, uint64_t amount, int image_fd, char *why);
-int disk_remove(struct daemon *daemon, uint32_t unit, uint32_t mode, char *why);
+/* A file disk's image must already be long enough (the caller extends it with its
+ * own rights): imdiskd only checks its size and never extends a caller's file. */
+int disk_grow(struct daemon *daemon, uint32_t unit, uint64_t amount, int image_fd, const struct caller_identity *caller,
+	      char *why);
+int disk_remove(struct daemon *daemon, uint32_t unit, uint32_t mode, const struct caller_identity *caller, char *why);
 /* Close what the daemon holds (at exit); the kernel devices stay. */
 void disk_release_all(struct daemon *daemon);
+
+/* disk_access.c: who may change a disk, and the limits of callers other than root. */
+/* 0 when the caller may change the disk, else -EPERM with *owner set; the message
+ * is disk_access_owner_refusal's, made once the table lock is released (it looks
+ * the owner's name up). */
+int disk_access_check_owner(const struct disk *disk, const struct caller_identity *caller, uid_t *owner);
+int disk_access_owner_refusal(uint32_t unit, uid_t owner, char *why);
+/* The caller's RLIMIT_MEMLOCK (UINT64_MAX for root or unlimited, 0 when unreadable);
+ * read it before taking the table lock. */
+uint64_t disk_access_memlock_limit(const struct caller_identity *caller);
+/* Would `more` bytes of RAM disk (locked: awe) keep the caller within its limits?
+ * -EDQUOT with the reason in why otherwise.  Call with the table lock held. */
+int disk_access_check_memory(const struct daemon *daemon, const struct caller_identity *caller, uint64_t more, bool locked,
+			     uint64_t memlock_limit, char *why);
+/* The reason for disk_table_reserve_within's -EDQUOT; returns -EDQUOT. */
+int disk_access_count_refusal(const struct daemon *daemon, const struct caller_identity *caller, char *why);
 
 /* disk_stack.c: disks that need user-space work, served through the FUSE transport. */
 bool disk_needs_userspace(const struct imdisk_device *request);
@@ -75,7 +104,10 @@ void disk_stack_stop(struct daemon *daemon);
 void disk_stack_clean_stale_mount(const struct daemon *daemon);
 void daemon_fuse_directory(const struct daemon *daemon, char *buf, size_t size);
 
-/* state.c: one file per disk under state_dir, so a restarted daemon re-adopts. */
+/* state.c: one file per disk under state_dir, so a restarted daemon re-adopts.  A
+ * disk's owner is part of what is kept: disk->owner_uid and disk->owner_gid
+ * (disk_table.h) are saved and set again at re-adoption; a disk adopted without
+ * them stays root's (0, 0), the zeroed record's safe default. */
 int state_save(const struct daemon *daemon, const struct disk *disk);
 void state_forget(const struct daemon *daemon, uint32_t unit);
 /* Re-adopt every disk described in state_dir whose loop device is still ours. */

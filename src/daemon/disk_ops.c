@@ -35,12 +35,6 @@ int disk_fail(char *why, int error, const char *fmt, ...)
 	return error;
 }
 
-static bool disk_is_memory(uint32_t flags)
-{
-	return IMDISK_TYPE(flags) == IMDISK_TYPE_VM ||
-	       (IMDISK_TYPE(flags) == IMDISK_TYPE_FILE && IMDISK_FILE_TYPE(flags) == IMDISK_FILE_TYPE_AWEALLOC);
-}
-
 /* Size of a regular file or block device. */
 static int descriptor_size(int fd, const struct stat *st, uint64_t *size)
 {
@@ -64,9 +58,25 @@ static int check_image_descriptor(int fd, struct stat *st, uint64_t *size, const
 	return 0;
 }
 
+/* Charge a creating RAM disk to its owner, within the owner's limits. */
+static int reserve_memory(struct daemon *daemon, struct disk *disk, const struct caller_identity *caller, char *why)
+{
+	bool locked = disk_is_locked_memory(disk->info.flags);
+	uint64_t memlock_limit = locked ? disk_access_memlock_limit(caller) : UINT64_MAX;
+	int r;
+
+	pthread_mutex_lock(&daemon->table.lock);
+	r = disk_access_check_memory(daemon, caller, disk->info.size, locked, memlock_limit, why);
+	if (r == 0)
+		disk->ram_reserved = disk->info.size;
+	pthread_mutex_unlock(&daemon->table.lock);
+	return r;
+}
+
 /* A RAM disk: a memfd of the asked size, optionally preloaded from an image and
  * locked in memory (ImDisk's AWE). */
-static int create_memory_backing(struct disk *disk, int image_fd, uint8_t *boot_sector, bool *have_boot, char *why)
+static int create_memory_backing(struct daemon *daemon, struct disk *disk, int image_fd, const struct caller_identity *caller,
+				 uint8_t *boot_sector, bool *have_boot, char *why)
 {
 	struct imdisk_device *info = &disk->info;
 	uint64_t available = 0, image_size = 0, preload = 0;
@@ -91,6 +101,9 @@ static int create_memory_backing(struct disk *disk, int image_fd, uint8_t *boot_
 	if (size_free_memory(&available) == 0 && info->size > available)
 		return disk_fail(why, -ENOMEM, "not enough memory: %" PRIu64 " bytes asked, %" PRIu64 " available",
 			    info->size, available);
+	r = reserve_memory(daemon, disk, caller, why);
+	if (r < 0)
+		return r;
 	r = backend_memory_open(info->size, &disk->memory);
 	if (r < 0)
 		return disk_fail(why, r, "cannot allocate a RAM disk of %" PRIu64 " bytes: %s", info->size, strerror(-r));
@@ -135,18 +148,12 @@ static int create_file_backing(struct disk *disk, int *image_fd_owned, uint8_t *
 		info->size = image_size - info->image_offset;
 	if (__builtin_add_overflow(info->image_offset, info->size, &end))
 		return disk_fail(why, -EINVAL, "offset plus size overflows");
-	if (end > image_size) {
-		if ((info->flags & IMDISK_OPTION_RO) || !S_ISREG(st.st_mode))
-			return disk_fail(why, -EINVAL, "image %s is %" PRIu64 " bytes: too small for offset %" PRIu64
-				    " plus size %" PRIu64, info->image, image_size, info->image_offset, info->size);
-		r = (info->flags & IMDISK_OPTION_SPARSE_FILE) ? ftruncate(image_fd, (off_t)end)
-							      : posix_fallocate(image_fd, 0, (off_t)end);
-		if (r != 0) {
-			r = r > 0 ? r : errno;
-			return disk_fail(why, r == ENOSPC ? -ENOSPC : -r, "cannot extend image %s to %" PRIu64 " bytes: %s",
-				    info->image, end, strerror(r));
-		}
-	}
+	/* The caller extends its image with its own rights (quotas and reserved blocks
+	 * hold); imdiskd, running as root, never writes a caller's file's size. */
+	if (end > image_size)
+		return disk_fail(why, -EINVAL, "image %s is %" PRIu64 " bytes: too small for offset %" PRIu64
+			    " plus size %" PRIu64 " (extend it first)", info->image, image_size, info->image_offset,
+			    info->size);
 	/* Readers share an image (two read-only partitions of one disk, say); a writer
 	 * has it alone unless asked to share (-o shared). */
 	if (flock(image_fd, ((info->flags & (IMDISK_SHARED_IMAGE | IMDISK_OPTION_RO)) ? LOCK_SH : LOCK_EX) |
@@ -315,10 +322,15 @@ int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_
 	disk->info = *request;
 	disk->info.flags = (request->flags & ~IMDISK_TYPE_MASK) | type;
 	disk->info.device[0] = 0;
-	r = disk_table_reserve(&daemon->table, request->unit, disk);
+	disk->owner_uid = caller->uid;
+	disk->owner_gid = caller->gid;
+	r = disk_table_reserve_within(&daemon->table, request->unit, disk,
+				      caller->uid == 0 ? UINT32_MAX : daemon->max_disks_per_user);
 	if (r < 0) {
 		free(disk);
-		if (r == -EEXIST)
+		if (r == -EDQUOT)
+			disk_access_count_refusal(daemon, caller, why);
+		else if (r == -EEXIST)
 			disk_fail(why, r, "unit %" PRIu32 " is already in use", request->unit);
 		else
 			disk_fail(why, r, r == -EINVAL ? "unit %" PRIu32 " is out of range" : "no free unit (%" PRIu32 ")",
@@ -331,7 +343,7 @@ int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_
 	if (type == IMDISK_TYPE_PROXY)
 		r = disk_stack_build(daemon, disk, &image_fd, caller, why);
 	else if (disk_is_memory(disk->info.flags))
-		r = create_memory_backing(disk, image_fd, boot_sector, &have_boot, why);
+		r = create_memory_backing(daemon, disk, image_fd, caller, boot_sector, &have_boot, why);
 	else
 		r = create_file_backing(disk, &image_fd, boot_sector, &have_boot, why);
 	if (r == 0 && userspace && !disk->stack)
@@ -371,16 +383,19 @@ close_descriptor:
 	return r;
 }
 
-int disk_query(struct daemon *daemon, uint32_t unit, struct imdisk_device *out, char *why)
+int disk_query(struct daemon *daemon, uint32_t unit, struct imdisk_device *out, uid_t *owner_uid, gid_t *owner_gid,
+	       char *why)
 {
 	struct disk *disk;
 	int r = 0;
 
 	pthread_mutex_lock(&daemon->table.lock);
 	disk = disk_table_get(&daemon->table, unit);
-	if (disk)
+	if (disk) {
 		disk_snapshot(disk, out);
-	else
+		*owner_uid = disk->owner_uid;
+		*owner_gid = disk->owner_gid;
+	} else
 		r = disk_fail(why, -ENOENT, "no disk with unit number %" PRIu32, unit);
 	pthread_mutex_unlock(&daemon->table.lock);
 	return r;
@@ -406,11 +421,12 @@ int disk_list(struct daemon *daemon, uint32_t *units, uint32_t max, uint32_t *to
 #define CHANGEABLE_FLAGS \
 	(IMDISK_OPTION_RO | IMDISK_OPTION_REMOVABLE | IMDISK_OPTION_SPARSE_FILE | IMDISK_IMAGE_MODIFIED)
 
-int disk_set_flags(struct daemon *daemon, uint32_t unit, uint32_t mask, uint32_t values,
+int disk_set_flags(struct daemon *daemon, uint32_t unit, uint32_t mask, uint32_t values, const struct caller_identity *caller,
 		   uint32_t *not_changed, char *why)
 {
 	struct loop_status status;
 	struct disk *disk;
+	uid_t owner;
 	uint32_t refused = mask & ~CHANGEABLE_FLAGS;
 	int r = 0;
 
@@ -420,6 +436,12 @@ int disk_set_flags(struct daemon *daemon, uint32_t unit, uint32_t mask, uint32_t
 		pthread_mutex_unlock(&daemon->table.lock);
 		*not_changed = mask;
 		return disk_fail(why, -ENOENT, "no disk with unit number %" PRIu32, unit);
+	}
+	r = disk_access_check_owner(disk, caller, &owner);
+	if (r < 0) {
+		pthread_mutex_unlock(&daemon->table.lock);
+		*not_changed = mask;
+		return disk_access_owner_refusal(unit, owner, why);
 	}
 	if (mask & IMDISK_OPTION_RO) {
 		bool read_only = values & IMDISK_OPTION_RO;
@@ -455,29 +477,114 @@ int disk_set_flags(struct daemon *daemon, uint32_t unit, uint32_t mask, uint32_t
 	return r;
 }
 
-/* Make the image at least `end` bytes long, as the disk was created (sparse or not). */
-static int extend_image(int fd, uint64_t end, bool sparse)
+/* The descriptor of a file disk's image that a grow checks: the daemon's own, or
+ * (a disk re-adopted after a restart, which lost it) the caller's, once it is
+ * known to be the same file.  Returns a duplicate to fstat outside the table
+ * lock (a removal meanwhile cannot close it under us), or a negative errno. */
+static int image_descriptor_to_check(const struct disk *disk, int image_fd, char *why)
 {
-	struct stat st;
-	int r;
+	int fd = disk->backing_fd;
+	int copy;
 
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL; /* a block device cannot grow */
-	if ((uint64_t)st.st_size >= end)
-		return 0;
-	if (sparse)
-		return ftruncate(fd, (off_t)end) < 0 ? -errno : 0;
-	r = posix_fallocate(fd, 0, (off_t)end);
-	return -r;
+	if (fd < 0 && image_fd >= 0) {
+		struct stat st;
+		if (fstat(image_fd, &st) < 0 || st.st_dev != disk->backing_device ||
+		    (uint64_t)st.st_ino != disk->backing_inode)
+			return disk_fail(why, -EBADF, "the descriptor passed is not unit %" PRIu32 "'s image",
+					 disk->info.unit);
+		fd = image_fd;
+	}
+	if (fd < 0)
+		return disk_fail(why, -EBADF, "unit %" PRIu32 " needs its image's descriptor to grow", disk->info.unit);
+	copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (copy < 0)
+		return disk_fail(why, -errno, "cannot check the image of unit %" PRIu32 ": %s", disk->info.unit,
+				 strerror(errno));
+	return copy;
 }
 
-int disk_grow(struct daemon *daemon, uint32_t unit, uint64_t amount, int image_fd, char *why)
+/* Is the image already `end` bytes long?  The caller extends it, with its rights. */
+static int check_image_length(int fd, uint64_t end, const char *name, char *why)
 {
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return disk_fail(why, -errno, "cannot examine image %s: %s", name, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return disk_fail(why, -EINVAL, "image %s is not a regular file: it cannot grow", name);
+	if ((uint64_t)st.st_size < end)
+		return disk_fail(why, -EINVAL, "image %s is %" PRIu64 " bytes, %" PRIu64 " needed: extend it first "
+				 "(imdisk -e -s does, with your rights)", name, (uint64_t)st.st_size, end);
+	return 0;
+}
+
+/* The checks every grow makes under the lock; new_size gets the size it asks for. */
+static int check_growable(const struct disk *disk, uint64_t amount, const struct caller_identity *caller, uint64_t *new_size,
+			  uid_t *owner, char *why)
+{
+	int r = disk_access_check_owner(disk, caller, owner);
+
+	if (r < 0)
+		return r; /* the message comes once the lock is released */
+	if (amount == 0 || __builtin_add_overflow(disk->info.size, amount, new_size) ||
+	    amount % disk->info.sector_size)
+		return disk_fail(why, -EINVAL, "cannot grow by %" PRIu64 " bytes: give a positive multiple of %" PRIu32,
+				 amount, disk->info.sector_size);
+	if (disk->info.flags & IMDISK_OPTION_RO)
+		return disk_fail(why, -EROFS, "unit %" PRIu32 " is read-only", disk->info.unit);
+	return 0;
+}
+
+static int grow_memory(struct daemon *daemon, struct disk *disk, uint64_t amount, uint64_t new_size,
+		       const struct caller_identity *caller, uint64_t memlock_limit, char *why)
+{
+	uint64_t available;
+	uint32_t unit = disk->info.unit;
+	int r;
+
+	if (!disk->memory)
+		return disk_fail(why, -EOPNOTSUPP, "unit %" PRIu32 " was re-adopted after a daemon restart: its memory "
+				 "can no longer grow", unit);
+	if (size_free_memory(&available) == 0 && amount > available)
+		return disk_fail(why, -ENOMEM, "not enough memory: %" PRIu64 " more bytes asked, %" PRIu64 " available",
+				 amount, available);
+	r = disk_access_check_memory(daemon, caller, amount, disk_is_locked_memory(disk->info.flags), memlock_limit,
+				     why);
+	if (r < 0)
+		return r;
+	r = vdisk_resize(disk->stack ? disk->stack : disk->memory, new_size);
+	if (r < 0)
+		return disk_fail(why, r, "cannot grow the memory of unit %" PRIu32 ": %s", unit, strerror(-r));
+	return 0;
+}
+
+/* The grown size to the loop device and the stack (under the lock). */
+static int apply_size(struct daemon *daemon, struct disk *disk, uint64_t new_size, char *why)
+{
+	int r = disk_stack_resized(daemon, disk);
+
+	if (r == 0)
+		r = loop_set_size_limit(disk->loop_number, new_size);
+	if (r < 0)
+		return disk_fail(why, r, "the loop device did not take the new size: %s", strerror(-r));
+	loop_get_size(disk->loop_number, &disk->info.size);
+	disk->info.cylinders = disk->info.size / ((uint64_t)disk->info.sector_size * disk->info.sectors_per_track *
+						  disk->info.tracks_per_cylinder);
+	state_save(daemon, disk);
+	return 0;
+}
+
+int disk_grow(struct daemon *daemon, uint32_t unit, uint64_t amount, int image_fd, const struct caller_identity *caller,
+	      char *why)
+{
+	/* Read before the lock: a look at another process is no work to hold it for. */
+	uint64_t memlock_limit = disk_access_memlock_limit(caller);
+	char tag[LOOP_TAG_SIZE], image[IMDISK_PATH_MAX];
 	struct disk *disk;
-	uint64_t new_size, available;
-	int fd, r;
+	uint64_t new_size, end;
+	uid_t owner = 0;
+	bool not_owner = false;
+	int check_fd = -1, r;
 
 	pthread_mutex_lock(&daemon->table.lock);
 	disk = disk_table_get(&daemon->table, unit);
@@ -485,71 +592,57 @@ int disk_grow(struct daemon *daemon, uint32_t unit, uint64_t amount, int image_f
 		r = disk_fail(why, -ENOENT, "no disk with unit number %" PRIu32, unit);
 		goto out;
 	}
-	if (amount == 0 || __builtin_add_overflow(disk->info.size, amount, &new_size) ||
-	    amount % disk->info.sector_size) {
-		r = disk_fail(why, -EINVAL, "cannot grow by %" PRIu64 " bytes: give a positive multiple of %" PRIu32,
-			 amount, disk->info.sector_size);
+	r = check_growable(disk, amount, caller, &new_size, &owner, why);
+	not_owner = r == -EPERM;
+	if (r < 0)
 		goto out;
-	}
-	if (disk->info.flags & IMDISK_OPTION_RO) {
-		r = disk_fail(why, -EROFS, "unit %" PRIu32 " is read-only", unit);
-		goto out;
-	}
 	if (disk_is_memory(disk->info.flags)) {
-		if (!disk->memory) {
-			r = disk_fail(why, -EOPNOTSUPP, "unit %" PRIu32 " was re-adopted after a daemon restart: its memory "
-				 "can no longer grow", unit);
-			goto out;
-		}
-		if (size_free_memory(&available) == 0 && amount > available) {
-			r = disk_fail(why, -ENOMEM, "not enough memory: %" PRIu64 " more bytes asked, %" PRIu64 " available",
-				 amount, available);
-			goto out;
-		}
-		r = vdisk_resize(disk->stack ? disk->stack : disk->memory, new_size);
-		if (r < 0) {
-			r = disk_fail(why, r, "cannot grow the memory of unit %" PRIu32 ": %s", unit, strerror(-r));
-			goto out;
-		}
-	} else if (disk->stack) {
+		r = grow_memory(daemon, disk, amount, new_size, caller, memlock_limit, why);
+		if (r == 0)
+			r = apply_size(daemon, disk, new_size, why);
+		goto out;
+	}
+	if (disk->stack) {
 		r = disk_fail(why, -EOPNOTSUPP, "unit %" PRIu32 " is served in user space (%s): it cannot grow", unit,
 			 disk->proxy ? "a proxy disk" : "an image window");
 		goto out;
-	} else {
-		fd = disk->backing_fd;
-		if (fd < 0 && image_fd >= 0) {
-			struct stat st;
-			if (fstat(image_fd, &st) < 0 || st.st_dev != disk->backing_device ||
-			    (uint64_t)st.st_ino != disk->backing_inode) {
-				r = disk_fail(why, -EBADF, "the descriptor passed is not unit %" PRIu32 "'s image", unit);
-				goto out;
-			}
-			fd = image_fd;
-		}
-		if (fd < 0) {
-			r = disk_fail(why, -EBADF, "unit %" PRIu32 " needs its image's descriptor to grow", unit);
-			goto out;
-		}
-		r = extend_image(fd, disk->info.image_offset + new_size,
-				 disk->info.flags & IMDISK_OPTION_SPARSE_FILE);
-		if (r < 0) {
-			r = disk_fail(why, r, "cannot extend image %s: %s", disk->info.image, strerror(-r));
-			goto out;
-		}
 	}
-	r = disk_stack_resized(daemon, disk);
-	if (r == 0)
-		r = loop_set_size_limit(disk->loop_number, new_size);
+	/* A file disk: its image's length is checked outside the lock (fstat on a
+	 * stalled file system must not stall every other request), then the disk is
+	 * found again by unit and ownership tag, the same disk or none. */
+	r = check_fd = image_descriptor_to_check(disk, image_fd, why);
+	if (r < 0)
+		goto out;
+	memcpy(tag, disk->tag, sizeof(tag));
+	snprintf(image, sizeof(image), "%s", disk->info.image);
+	end = disk->info.image_offset + new_size;
+	pthread_mutex_unlock(&daemon->table.lock);
+
+	r = check_image_length(check_fd, end, image, why);
 	if (r < 0) {
-		r = disk_fail(why, r, "the loop device did not take the new size: %s", strerror(-r));
+		pthread_mutex_lock(&daemon->table.lock);
 		goto out;
 	}
-	loop_get_size(disk->loop_number, &disk->info.size);
-	disk->info.cylinders = disk->info.size / ((uint64_t)disk->info.sector_size * disk->info.sectors_per_track *
-						  disk->info.tracks_per_cylinder);
-	state_save(daemon, disk);
+	pthread_mutex_lock(&daemon->table.lock);
+	disk = disk_table_get(&daemon->table, unit);
+	if (!disk || memcmp(disk->tag, tag, sizeof(tag)) != 0) {
+		r = disk_fail(why, -ENOENT, "unit %" PRIu32 " was removed while it grew", unit);
+		goto out;
+	}
+	/* Another grow may have come between: ask for this one's amount on top of it,
+	 * and the image must still be long enough for that. */
+	r = check_growable(disk, amount, caller, &new_size, &owner, why);
+	not_owner = r == -EPERM;
+	if (r == 0 && disk->info.image_offset + new_size > end)
+		r = check_image_length(check_fd, disk->info.image_offset + new_size, image, why);
+	if (r == 0)
+		r = apply_size(daemon, disk, new_size, why);
 out:
 	pthread_mutex_unlock(&daemon->table.lock);
+	if (not_owner)
+		disk_access_owner_refusal(unit, owner, why);
+	if (check_fd >= 0)
+		close(check_fd);
 	if (image_fd >= 0)
 		close(image_fd);
 	if (r == 0)
@@ -557,20 +650,25 @@ out:
 	return r;
 }
 
-int disk_remove(struct daemon *daemon, uint32_t unit, uint32_t mode, char *why)
+int disk_remove(struct daemon *daemon, uint32_t unit, uint32_t mode, const struct caller_identity *caller, char *why)
 {
 	struct disk *disk;
-	int r;
+	uid_t owner = 0;
+	int r = 0;
 
 	if (mode > IMDISK_REMOVE_EMERGENCY)
 		return disk_fail(why, -EINVAL, "unknown removal mode %" PRIu32, mode);
 	pthread_mutex_lock(&daemon->table.lock);
 	disk = disk_table_get(&daemon->table, unit);
 	if (disk)
+		r = disk_access_check_owner(disk, caller, &owner);
+	if (disk && r == 0)
 		disk->state = DISK_REMOVING;
 	pthread_mutex_unlock(&daemon->table.lock);
 	if (!disk)
 		return disk_fail(why, -ENOENT, "no disk with unit number %" PRIu32, unit);
+	if (r < 0)
+		return disk_access_owner_refusal(unit, owner, why);
 
 	if (mode == IMDISK_REMOVE_NORMAL && loop_is_busy(disk->loop_number)) {
 		pthread_mutex_lock(&daemon->table.lock);

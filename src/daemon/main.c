@@ -1,6 +1,7 @@
-/* imdiskd: owns every disk.  Listens on a unix control socket (root, or group
- * "imdisk" when it exists), serves each connection in its own thread, keeps disk
- * state beside the socket, and re-adopts its disks when started again. */
+/* imdiskd: owns every disk.  Listens on a unix control socket (root only, or the
+ * group --group names: never one implied by a name that happens to resolve), serves
+ * each connection in its own thread, keeps disk state beside the socket, and
+ * re-adopts its disks when started again. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/size.h"
 #include "daemon/daemon.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -43,6 +45,16 @@ static void usage(FILE *out)
 		"  -t, --proxy-timeout SECONDS\n"
 		"                        a proxy server silent this long fails I/O with EIO, and\n"
 		"                        reconnecting may take as long again (default 10)\n"
+		"  -g, --group NAME      the control socket is mode 0660 for group NAME, whose members\n"
+		"                        may then create disks and change their own (default: 0600,\n"
+		"                        root only)\n"
+		"      --max-disks-per-user N\n"
+		"                        disks a caller other than root may hold (default 16;\n"
+		"                        'unlimited')\n"
+		"      --max-ram-per-user SIZE\n"
+		"                        RAM-disk bytes a caller other than root may hold in all\n"
+		"                        (default 4G; 'unlimited'); -o awe also stays within the\n"
+		"                        caller's own RLIMIT_MEMLOCK\n"
 		"  -v, --verbose         log every request\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         version\n\n"
@@ -100,10 +112,10 @@ static void write_pid(int fd)
 		(void)!pwrite(fd, text, (size_t)n, 0);
 }
 
-static int open_control_socket(const char *path)
+/* The socket is root's (0600) unless --group names a group: then 0660 for it. */
+static int open_control_socket(const char *path, const gid_t *group)
 {
 	struct sockaddr_un address = {.sun_family = AF_UNIX};
-	struct group *group = getgrnam("imdisk");
 	mode_t old_mask;
 	int sock, r;
 
@@ -117,7 +129,7 @@ static int open_control_socket(const char *path)
 	old_mask = umask(0177); /* never a moment with a socket others may use */
 	r = bind(sock, (struct sockaddr *)&address, sizeof(address));
 	umask(old_mask);
-	if (r == 0 && group && (chown(path, 0, group->gr_gid) < 0 || chmod(path, 0660) < 0))
+	if (r == 0 && group && (chown(path, 0, *group) < 0 || chmod(path, 0660) < 0))
 		r = -1;
 	if (r < 0 || listen(sock, 64) < 0) {
 		r = -errno;
@@ -196,11 +208,15 @@ int main(int argc, char **argv)
 		{"fuse-io-uring", no_argument, NULL, 'u'},
 		{"no-fuse-io-uring", no_argument, NULL, 'U'},
 		{"fuse-workers", required_argument, NULL, 'w'},
+		{"group", required_argument, NULL, 'g'},
+		{"max-disks-per-user", required_argument, NULL, 'M'},
+		{"max-ram-per-user", required_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	static struct daemon daemon;
-	const char *socket_path = NULL, *state_dir = NULL;
+	const char *socket_path = NULL, *state_dir = NULL, *group_name = NULL;
+	gid_t group_gid = 0;
 	bool foreground = false, own_socket;
 	int ready_pipe[2] = {-1, -1};
 	int option, listen_sock, lock_fd = -1, r;
@@ -210,7 +226,9 @@ int main(int argc, char **argv)
 	log_init("imdiskd", LOG_LEVEL_WARNING);
 	daemon.proxy_timeout_ms = 10000;
 	daemon.fuse_workers = DAEMON_FUSE_WORKERS;
-	while ((option = getopt_long(argc, argv, "s:d:ft:uw:vhV", options, NULL)) != -1) {
+	daemon.max_disks_per_user = DAEMON_MAX_DISKS_PER_USER;
+	daemon.max_ram_per_user = DAEMON_MAX_RAM_PER_USER;
+	while ((option = getopt_long(argc, argv, "s:d:ft:uw:g:vhV", options, NULL)) != -1) {
 		switch (option) {
 		case 's': socket_path = optarg; break;
 		case 'd': state_dir = optarg; break;
@@ -237,6 +255,30 @@ int main(int argc, char **argv)
 			daemon.fuse_workers = (unsigned)workers;
 			break;
 		}
+		case 'g': group_name = optarg; break;
+		case 'M': {
+			char *end;
+			unsigned long count = strtoul(optarg, &end, 10);
+			if (strcmp(optarg, "unlimited") == 0) {
+				daemon.max_disks_per_user = UINT32_MAX;
+			} else if (end == optarg || *end || *optarg == '-' || count > DISK_TABLE_MAX_UNITS) {
+				log_error("--max-disks-per-user takes a number from 0 to %d or 'unlimited', not '%s'",
+					  DISK_TABLE_MAX_UNITS, optarg);
+				return 1;
+			} else {
+				daemon.max_disks_per_user = (uint32_t)count;
+			}
+			break;
+		}
+		case 'R':
+			if (strcmp(optarg, "unlimited") == 0) {
+				daemon.max_ram_per_user = UINT64_MAX;
+			} else if (size_parse_offset(optarg, &daemon.max_ram_per_user) < 0) {
+				log_error("--max-ram-per-user takes a size (4G, 512M...) or 'unlimited', not '%s'",
+					  optarg);
+				return 1;
+			}
+			break;
 		case 'v': log_set_level(LOG_LEVEL_INFO); break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("imdiskd %s\n", IMDISK_VERSION); return 0;
@@ -247,6 +289,14 @@ int main(int argc, char **argv)
 		log_error("unexpected argument '%s'", argv[optind]);
 		usage(stderr);
 		return 1;
+	}
+	if (group_name) {
+		struct group *group = getgrnam(group_name);
+		if (!group) {
+			log_error("--group %s: no such group", group_name);
+			return 1;
+		}
+		group_gid = group->gr_gid;
 	}
 	if (!socket_path)
 		socket_path = getenv("IMDISK_SOCKET");
@@ -307,7 +357,7 @@ int main(int argc, char **argv)
 	listen_sock = inherited_socket();
 	own_socket = listen_sock < 0;
 	if (own_socket)
-		listen_sock = open_control_socket(socket_path);
+		listen_sock = open_control_socket(socket_path, group_name ? &group_gid : NULL);
 	if (listen_sock < 0) {
 		log_error("cannot listen on %s: %s", socket_path, strerror(-listen_sock));
 		return 1;

@@ -42,6 +42,8 @@ static const struct attribute_spec attribute_specs[] = {
 	[CONTROL_TAG_EVENT_KIND] = U32(event_kind),
 	[CONTROL_TAG_TOTAL] = U32(total),
 	[CONTROL_TAG_MESSAGE] = STRING(message),
+	[CONTROL_TAG_OWNER_UID] = U32(owner_uid),
+	[CONTROL_TAG_OWNER_GID] = U32(owner_gid),
 };
 
 #define TAG_COUNT (sizeof(attribute_specs) / sizeof(attribute_specs[0]))

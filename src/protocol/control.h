@@ -60,6 +60,8 @@ enum control_tag {
 	CONTROL_TAG_EVENT_KIND = 20,         /* u32 */
 	CONTROL_TAG_TOTAL = 21,              /* u32: LIST reply, how many disks exist */
 	CONTROL_TAG_MESSAGE = 22,            /* string: a reply's human-readable error detail */
+	CONTROL_TAG_OWNER_UID = 23,          /* u32: QUERY and CREATE replies, the disk's creator */
+	CONTROL_TAG_OWNER_GID = 24,          /* u32 */
 };
 
 /* Which attributes a message carries (bit = 1 << tag). */
@@ -71,6 +73,8 @@ struct control_message {
 	int32_t status;
 	uint32_t present; /* 1 << tag for each attribute seen/to send */
 	struct imdisk_device device;
+	uint32_t owner_uid; /* beside the device: struct imdisk_device is public ABI */
+	uint32_t owner_gid;
 	uint32_t mask;
 	uint32_t values;
 	uint32_t remove_mode;

@@ -12,7 +12,7 @@
 #include "common/endian.h"
 #include "protocol/control.h"
 
-#define LAST_TAG CONTROL_TAG_MESSAGE
+#define LAST_TAG CONTROL_TAG_OWNER_GID
 
 /* Messages are large (the units array): keep them off the stack. */
 static struct control_message original, decoded;
@@ -67,6 +67,8 @@ static void test_create_round_trip(void **state)
 	d->connected = 1;
 	strcpy(d->device, "/dev/loop7");
 	memset(d->image, 'i', sizeof(d->image) - 1); /* the longest name that fits */
+	original.owner_uid = 65534;
+	original.owner_gid = 0xFFFFFFFEu;
 	original.mask = 0x0F;
 	original.values = 0x05;
 	original.remove_mode = 2;
@@ -105,6 +107,8 @@ static void test_create_round_trip(void **state)
 	assert_int_equal(decoded.device.connected, 1);
 	assert_string_equal(decoded.device.device, "/dev/loop7");
 	assert_string_equal(decoded.device.image, d->image);
+	assert_int_equal(decoded.owner_uid, 65534);
+	assert_int_equal(decoded.owner_gid, 0xFFFFFFFEu);
 	assert_int_equal(decoded.mask, 0x0F);
 	assert_int_equal(decoded.values, 0x05);
 	assert_int_equal(decoded.remove_mode, 2);
