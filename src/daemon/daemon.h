@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "daemon/disk_table.h"
+#include "daemon/state_parse.h"
 
 struct transport_fuse;
 
@@ -39,6 +40,12 @@ struct daemon {
 	unsigned proxy_timeout_ms;
 	unsigned fuse_workers; /* --fuse-workers */
 	enum daemon_fuse_channel fuse_channel; /* --fuse-io-uring, --no-fuse-io-uring */
+	/* state.c: the state folder (-1: not ours, so no state is read or saved), and
+	 * the order of saves (see state.c). */
+	int state_dir_fd;
+	pthread_mutex_t state_save_lock;
+	uint64_t state_generation[DISK_TABLE_MAX_UNITS]; /* last snapshot or forget begun */
+	uint64_t state_written[DISK_TABLE_MAX_UNITS];    /* last written or forgotten */
 };
 
 /* Record the user-facing reason for a failure once, where it is first known, into
@@ -75,8 +82,21 @@ void disk_stack_clean_stale_mount(const struct daemon *daemon);
 void daemon_fuse_directory(const struct daemon *daemon, char *buf, size_t size);
 
 /* state.c: one file per disk under state_dir, so a restarted daemon re-adopts. */
-int state_save(const struct daemon *daemon, const struct disk *disk);
-void state_forget(const struct daemon *daemon, uint32_t unit);
+/* Open and check state_dir (at the start, before anything else of state.c). */
+void state_open_directory(struct daemon *daemon);
+/* What a save writes, copied from a disk while it cannot change (the table lock
+ * held, or the disk not yet published), to write later without that lock. */
+struct state_snapshot {
+	struct state_record record;
+	uint64_t generation;
+};
+void state_snapshot(struct daemon *daemon, const struct disk *disk, struct state_snapshot *out);
+/* Write a snapshot (file I/O: never with the table lock held); a snapshot older
+ * than the unit's last write or forget is dropped. */
+int state_write(struct daemon *daemon, const struct state_snapshot *snapshot);
+/* Both, for a disk nobody else can change meanwhile. */
+int state_save(struct daemon *daemon, const struct disk *disk);
+void state_forget(struct daemon *daemon, uint32_t unit);
 /* Re-adopt every disk described in state_dir whose loop device is still ours. */
 void state_adopt_all(struct daemon *daemon);
 

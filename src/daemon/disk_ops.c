@@ -409,6 +409,7 @@ int disk_list(struct daemon *daemon, uint32_t *units, uint32_t max, uint32_t *to
 int disk_set_flags(struct daemon *daemon, uint32_t unit, uint32_t mask, uint32_t values,
 		   uint32_t *not_changed, char *why)
 {
+	struct state_snapshot snapshot;
 	struct loop_status status;
 	struct disk *disk;
 	uint32_t refused = mask & ~CHANGEABLE_FLAGS;
@@ -444,8 +445,10 @@ int disk_set_flags(struct daemon *daemon, uint32_t unit, uint32_t mask, uint32_t
 		if (mask & bit)
 			disk->info.flags = (disk->info.flags & ~bit) | (values & bit);
 	}
-	state_save(daemon, disk);
+	/* The file is written outside the table lock: a snapshot now, the I/O after. */
+	state_snapshot(daemon, disk, &snapshot);
 	pthread_mutex_unlock(&daemon->table.lock);
+	state_write(daemon, &snapshot);
 	*not_changed = refused;
 	if (refused & IMDISK_OPTION_RO)
 		r = disk_fail(why, -EROFS, "unit %" PRIu32 " cannot be made writable (its image is read-only)", unit);
@@ -475,8 +478,10 @@ static int extend_image(int fd, uint64_t end, bool sparse)
 
 int disk_grow(struct daemon *daemon, uint32_t unit, uint64_t amount, int image_fd, char *why)
 {
+	struct state_snapshot snapshot;
 	struct disk *disk;
 	uint64_t new_size, available;
+	bool saved = false;
 	int fd, r;
 
 	pthread_mutex_lock(&daemon->table.lock);
@@ -547,9 +552,12 @@ int disk_grow(struct daemon *daemon, uint32_t unit, uint64_t amount, int image_f
 	loop_get_size(disk->loop_number, &disk->info.size);
 	disk->info.cylinders = disk->info.size / ((uint64_t)disk->info.sector_size * disk->info.sectors_per_track *
 						  disk->info.tracks_per_cylinder);
-	state_save(daemon, disk);
+	state_snapshot(daemon, disk, &snapshot);
+	saved = true;
 out:
 	pthread_mutex_unlock(&daemon->table.lock);
+	if (saved)
+		state_write(daemon, &snapshot); /* outside the table lock, as in disk_set_flags */
 	if (image_fd >= 0)
 		close(image_fd);
 	if (r == 0)

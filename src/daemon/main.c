@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "daemon/daemon.h"
+#include "daemon/trusted_file.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -73,18 +74,30 @@ static int make_directory(const char *path, mode_t mode)
 	return 0;
 }
 
-/* One imdiskd per socket: an exclusive lock on the pid file beside it. */
+/* One imdiskd per socket: an exclusive lock on the pid file beside it, opened
+ * only in a folder that is ours and never through a link (trusted_file.h). */
 static int lock_pid_file(const char *socket_path, int *lock_fd)
 {
-	char path[PATH_MAX + 8];
-	int fd;
+	char path[PATH_MAX + 8], folder[PATH_MAX + 8], why[TRUSTED_WHY_MAX];
+	int dir_fd, fd;
 
 	snprintf(path, sizeof(path), "%s.pid", socket_path);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
+	snprintf(folder, sizeof(folder), "%s", path);
+	dir_fd = trusted_directory_open(dirname(folder), why);
+	if (dir_fd < 0) {
+		log_error("%s: refusing to keep the pid file there", why);
+		return dir_fd;
+	}
+	snprintf(folder, sizeof(folder), "%s", path);
+	fd = trusted_file_open(dir_fd, basename(folder), O_RDWR | O_CREAT, 0644, why);
+	close(dir_fd);
+	if (fd < 0) {
+		log_error("%s: refusing it as the pid file", why);
+		return fd;
+	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		close(fd);
+		log_error("another imdiskd already serves %s", socket_path);
 		return -EADDRINUSE;
 	}
 	*lock_fd = fd;
@@ -267,12 +280,8 @@ int main(int argc, char **argv)
 		log_error("cannot create %s or %s: %s", directory, daemon.state_dir, strerror(-r));
 		return 1;
 	}
-	r = lock_pid_file(socket_path, &lock_fd);
-	if (r < 0) {
-		log_error(r == -EADDRINUSE ? "another imdiskd already serves %s" : "cannot lock %s.pid: %s",
-			  socket_path, strerror(-r));
+	if (lock_pid_file(socket_path, &lock_fd) < 0)
 		return 1;
-	}
 
 	if (!foreground) {
 		pid_t child;
@@ -302,6 +311,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&daemon.watchers_lock, NULL);
 	pthread_mutex_init(&daemon.fuse_lock, NULL);
 	disk_stack_clean_stale_mount(&daemon);
+	state_open_directory(&daemon);
 	state_adopt_all(&daemon);
 
 	listen_sock = inherited_socket();
