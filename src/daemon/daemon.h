@@ -104,7 +104,9 @@ void state_adopt_all(struct daemon *daemon);
 void events_add_watcher(struct daemon *daemon, int sock);
 void events_publish(struct daemon *daemon, uint32_t kind, uint32_t unit);
 
-/* control_server.c: serve one connection until it closes (own thread). */
-void control_serve_connection(struct daemon *daemon, int sock);
+/* control_server.c: serve one connection until it closes (own thread).  Returns
+ * true when the socket has become a watch stream (the events own it now), false
+ * when the caller is to close it. */
+bool control_serve_connection(struct daemon *daemon, int sock);
 
 #endif

@@ -610,7 +610,9 @@ void disk_release_all(struct daemon *daemon)
 	for (uint32_t u = 0; u < DISK_TABLE_MAX_UNITS; u++) {
 		struct disk *disk = daemon->table.units[u];
 
-		if (!disk)
+		/* A disk being created or removed belongs to the request doing it, which
+		 * frees it itself: left alone here (a connection still busy at the stop). */
+		if (!disk || disk->state != DISK_READY)
 			continue;
 		/* Loop disks live on without us; a user-space disk cannot (we serve its
 		 * bytes): flush and detach it rather than leave a dead device behind. */

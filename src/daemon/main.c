@@ -19,8 +19,14 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "daemon/connections.h"
 #include "daemon/daemon.h"
 #include "daemon/trusted_file.h"
+
+/* Out of descriptors, the accept loop pauses this long before it tries again. */
+#define ACCEPT_BACKOFF_MS 100
+/* At a stop, connection threads get this long to finish what they are doing. */
+#define STOP_CONNECTIONS_TIMEOUT_MS 5000
 
 static volatile sig_atomic_t stop_requested;
 
@@ -44,6 +50,9 @@ static void usage(FILE *out)
 		"  -t, --proxy-timeout SECONDS\n"
 		"                        a proxy server silent this long fails I/O with EIO, and\n"
 		"                        reconnecting may take as long again (default 10)\n"
+		"  -c, --max-connections-per-user N\n"
+		"                        control connections one user may have open at once\n"
+		"                        (1-65536, default 64); one more is closed at once\n"
 		"  -v, --verbose         log every request\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         version\n\n"
@@ -154,50 +163,33 @@ static int inherited_socket(void)
 	return 3;
 }
 
-struct connection {
-	struct daemon *daemon;
-	int sock;
-};
-
-static void *connection_thread(void *argument)
+/* Accept control connections until a stop is asked for.  Out of descriptors
+ * (EMFILE, ENFILE) the pending connection stays queued: pause a little rather than
+ * poll the still-readable socket in a loop, and say so once per shortage. */
+static void serve(struct daemon *daemon, struct connections *connections, int listen_sock)
 {
-	struct connection *connection = argument;
+	bool short_of_descriptors = false;
 
-	control_serve_connection(connection->daemon, connection->sock);
-	free(connection);
-	return NULL;
-}
-
-static void serve(struct daemon *daemon, int listen_sock)
-{
-	pthread_attr_t attributes;
-
-	pthread_attr_init(&attributes);
-	pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
 	while (!stop_requested) {
 		struct pollfd pfd = {.fd = listen_sock, .events = POLLIN};
-		struct connection *connection;
-		pthread_t thread;
 		int sock;
 
 		if (poll(&pfd, 1, 500) <= 0)
 			continue;
 		sock = accept4(listen_sock, NULL, NULL, SOCK_CLOEXEC);
-		if (sock < 0)
-			continue;
-		connection = malloc(sizeof(*connection));
-		if (!connection) {
-			close(sock);
+		if (sock < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				if (!short_of_descriptors)
+					log_warning("cannot accept a control connection: %s; waiting for some to close",
+						    strerror(errno));
+				short_of_descriptors = true;
+				poll(NULL, 0, ACCEPT_BACKOFF_MS);
+			}
 			continue;
 		}
-		connection->daemon = daemon;
-		connection->sock = sock;
-		if (pthread_create(&thread, &attributes, connection_thread, connection) != 0) {
-			close(sock);
-			free(connection);
-		}
+		short_of_descriptors = false;
+		connections_serve(connections, daemon, sock);
 	}
-	pthread_attr_destroy(&attributes);
 }
 
 int main(int argc, char **argv)
@@ -209,10 +201,14 @@ int main(int argc, char **argv)
 		{"fuse-io-uring", no_argument, NULL, 'u'},
 		{"no-fuse-io-uring", no_argument, NULL, 'U'},
 		{"fuse-workers", required_argument, NULL, 'w'},
+		{"max-connections-per-user", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	static struct daemon daemon;
+	static struct connections connections;
+	unsigned max_connections_per_user = CONNECTIONS_PER_USER_DEFAULT;
+	unsigned still_running;
 	const char *socket_path = NULL, *state_dir = NULL;
 	bool foreground = false, own_socket;
 	int ready_pipe[2] = {-1, -1};
@@ -223,7 +219,7 @@ int main(int argc, char **argv)
 	log_init("imdiskd", LOG_LEVEL_WARNING);
 	daemon.proxy_timeout_ms = 10000;
 	daemon.fuse_workers = DAEMON_FUSE_WORKERS;
-	while ((option = getopt_long(argc, argv, "s:d:ft:uw:vhV", options, NULL)) != -1) {
+	while ((option = getopt_long(argc, argv, "s:d:ft:uw:c:vhV", options, NULL)) != -1) {
 		switch (option) {
 		case 's': socket_path = optarg; break;
 		case 'd': state_dir = optarg; break;
@@ -248,6 +244,16 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			daemon.fuse_workers = (unsigned)workers;
+			break;
+		}
+		case 'c': {
+			char *end;
+			long count = strtol(optarg, &end, 10);
+			if (end == optarg || *end || count < 1 || count > 65536) {
+				log_error("--max-connections-per-user takes a number from 1 to 65536, not '%s'", optarg);
+				return 1;
+			}
+			max_connections_per_user = (unsigned)count;
 			break;
 		}
 		case 'v': log_set_level(LOG_LEVEL_INFO); break;
@@ -336,11 +342,18 @@ int main(int argc, char **argv)
 		close(ready_pipe[1]);
 	}
 
-	serve(&daemon, listen_sock);
+	connections_init(&connections, max_connections_per_user);
+	serve(&daemon, &connections, listen_sock);
 
 	close(listen_sock);
 	if (own_socket)
 		unlink(socket_path); /* systemd's socket stays systemd's */
+	/* No disk is released while a connection thread may still use it: the threads
+	 * are woken and waited for first (connections.h). */
+	still_running = connections_stop(&connections, STOP_CONNECTIONS_TIMEOUT_MS);
+	if (still_running)
+		log_warning("%u control connections still busy after %d s; their disks are left to them", still_running,
+			    STOP_CONNECTIONS_TIMEOUT_MS / 1000);
 	disk_release_all(&daemon);
 	pthread_mutex_lock(&daemon.watchers_lock);
 	for (unsigned i = 0; i < daemon.watcher_count; i++)
