@@ -3,13 +3,13 @@
 # of RAM disks and image file disks): imdiskd waits for its connection threads
 # before it frees any disk, so it exits with status 0 and, on the ASan build, with
 # no sanitizer report; every disk it created is either re-adopted by the next
-# daemon (and then removed) or gone: no loop device is left behind.  Five rounds.
+# daemon (and then removed) or gone: no loop device is left behind.  Eight rounds.
 . "$(dirname "$0")/functions.sh"
 requires_root
 requires losetup
 
 WORKERS=12
-ROUNDS=5
+ROUNDS=8
 WORKER_PIDS=()
 stop_workers() {
 	touch "$TEST_DIR/stop"
