@@ -167,18 +167,21 @@ void state_forget(struct daemon *daemon, uint32_t unit)
 	pthread_mutex_unlock(&daemon->state_save_lock);
 }
 
-struct adopt_report {
-	const struct daemon *daemon;
-};
-
-/* A state file that is not believed: one line naming what is wrong, and the file
- * goes (it describes nothing we will serve). */
+/* A state file that is not believed (context: the daemon): one line naming what is
+ * wrong, and the file goes (it describes nothing we will serve). */
 static void skip_state_file(void *context, const char *name, const char *why)
 {
-	const struct daemon *daemon = ((struct adopt_report *)context)->daemon;
+	const struct daemon *daemon = context;
 
 	log_warning("state file %s/%s skipped: %s", daemon->state_dir, name, why);
 	unlinkat(daemon->state_dir_fd, name, 0);
+}
+
+/* A state file that could not be read now (out of descriptors or memory, an I/O
+ * error): skipped, but kept, since it may well describe a disk of ours. */
+static bool read_error_is_passing(int error)
+{
+	return error != -ELOOP && error != -EPERM && error != -EINVAL && error != -EFBIG;
 }
 
 /* Up to size bytes of fd (fewer at its end), or a negative errno. */
@@ -286,7 +289,6 @@ static void adopt_record(struct daemon *daemon, const struct state_record *recor
 
 void state_adopt_all(struct daemon *daemon)
 {
-	struct adopt_report report = {.daemon = daemon};
 	struct state_text *texts = NULL;
 	struct state_record *records = NULL;
 	struct dirent *entry;
@@ -312,6 +314,7 @@ void state_adopt_all(struct daemon *daemon)
 		char why[TRUSTED_WHY_MAX];
 		char *text = NULL;
 		size_t length = 0;
+		int r;
 
 		if (strncmp(entry->d_name, "unit-", 5) != 0 || strchr(entry->d_name, '.'))
 			continue;
@@ -320,8 +323,13 @@ void state_adopt_all(struct daemon *daemon)
 				    daemon->state_dir);
 			break;
 		}
-		if (read_state_file(daemon->state_dir_fd, entry->d_name, &text, &length, why) < 0) {
-			skip_state_file(&report, entry->d_name, why);
+		r = read_state_file(daemon->state_dir_fd, entry->d_name, &text, &length, why);
+		if (r < 0 && read_error_is_passing(r)) {
+			log_warning("state file %s/%s skipped for now: %s", daemon->state_dir, entry->d_name, why);
+			continue;
+		}
+		if (r < 0) {
+			skip_state_file(daemon, entry->d_name, why);
 			continue;
 		}
 		texts[count].name = strdup(entry->d_name);
@@ -335,7 +343,7 @@ void state_adopt_all(struct daemon *daemon)
 	}
 	records = calloc(count ? count : 1, sizeof(*records));
 	if (records) {
-		adopted = state_parse_all(texts, count, records, skip_state_file, &report);
+		adopted = state_parse_all(texts, count, records, skip_state_file, daemon);
 		for (size_t i = 0; i < adopted; i++)
 			adopt_record(daemon, &records[i]);
 	}
