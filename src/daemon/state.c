@@ -80,6 +80,7 @@ void state_snapshot(struct daemon *daemon, const struct disk *disk, struct state
 	r->backing_device = (uint64_t)disk->backing_device;
 	r->backing_inode = disk->backing_inode;
 	snprintf(r->image, sizeof(r->image), "%s", d->image);
+	/* owner_uid/owner_gid stay 0 (root's) until struct disk records an owner. */
 	out->generation = next_generation(daemon, d->unit);
 }
 
