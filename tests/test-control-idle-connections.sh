@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One user's idle control connections cannot take imdiskd from the others: of 500
+# A request begun and left unfinished is dropped after 10 s; an idle connection is
+# not.  One user's idle control connections cannot take imdiskd from the others: of 500
 # opened by nobody, the daemon keeps its per-user cap (64 by default, and what
 # --max-connections-per-user says) and closes the rest at once, root's `imdisk -l`
 # answers within a second meanwhile, and the daemon does not spin.  Out of
@@ -84,6 +85,29 @@ expect_quick_list() {
 	end=$(date +%s%N)
 	[ $(((end - start) / 1000000)) -lt 1000 ] || fail "$2: imdisk -l took $(((end - start) / 1000000)) ms"
 }
+
+# 0. The receive timeout: a request begun and not finished is dropped after 10 s;
+# a connection idle between requests is kept.
+start_daemon "${daemon_options[@]}"
+result=$("$PYTHON" -c '
+import select, socket, sys, time
+idle, partial = socket.socket(socket.AF_UNIX), socket.socket(socket.AF_UNIX)
+idle.connect(sys.argv[1]); partial.connect(sys.argv[1])
+partial.send(b"\x01\x02\x03")
+start = time.monotonic()
+closed_after = None
+while time.monotonic() - start < 14:
+    r, _, _ = select.select([partial], [], [], 0.2)
+    if r and partial.recv(1) == b"":
+        closed_after = time.monotonic() - start
+        break
+r, _, _ = select.select([idle], [], [], 0)
+idle_open = not r
+print("partial closed after %s s, idle %s" % (round(closed_after) if closed_after else "never",
+      "open" if idle_open else "closed"))
+' "$IMDISK_SOCKET")
+expect_eq "partial closed after 10 s, idle open" "$result" "a half-sent request and an idle connection"
+stop_daemon
 
 # 1. The default cap: 64 of 500 kept, the rest closed at once.
 start_daemon "${daemon_options[@]}"
