@@ -2,12 +2,14 @@
  * or sends something malformed (answered with -EBADMSG, then closed). */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "daemon/connections.h"
 #include "daemon/daemon.h"
 #include "protocol/control_io.h"
 
@@ -127,7 +129,23 @@ static bool handle_request(struct daemon *daemon, int sock, struct control_messa
 	return keep;
 }
 
-void control_serve_connection(struct daemon *daemon, int sock)
+/* Between requests a connection may stay idle as long as its peer likes (imdisk
+ * keeps its connection across a mkfs, to remove the disk again if that fails); the
+ * per-user cap bounds how many idle ones there are.  A request once begun must
+ * arrive whole within the socket's receive timeout.  False at an end of stream,
+ * which is also what a stopping daemon's shutdown(SHUT_RD) looks like. */
+static bool wait_for_request(int sock)
+{
+	struct pollfd pfd = {.fd = sock, .events = POLLIN};
+
+	while (poll(&pfd, 1, -1) < 0) {
+		if (errno != EINTR)
+			return false;
+	}
+	return true;
+}
+
+bool control_serve_connection(struct daemon *daemon, int sock)
 {
 	struct control_message *m = malloc(sizeof(*m));
 	struct caller_identity caller;
@@ -136,11 +154,10 @@ void control_serve_connection(struct daemon *daemon, int sock)
 	 * limits apply, and the rights a proxy disk reconnects to its server with. */
 	if (caller_identity_from_socket(sock, &caller) < 0) {
 		free(m);
-		close(sock);
-		return;
+		return false;
 	}
 
-	while (m) {
+	while (m && wait_for_request(sock)) {
 		int fd = -1;
 		int r = control_receive(sock, m, &fd);
 
@@ -156,15 +173,20 @@ void control_serve_connection(struct daemon *daemon, int sock)
 			log_info("dropped a connection that sent a malformed message");
 			break;
 		}
+		if (r == -EAGAIN) {
+			log_info("dropped a connection that sent part of a request and then nothing for %d s",
+				 CONNECTION_IO_TIMEOUT_SECONDS);
+			break;
+		}
 		if (r < 0)
 			break;
 		if (!handle_request(daemon, sock, m, fd, &caller)) {
 			free(m);
 			caller_identity_release(&caller);
-			return; /* the socket is a watch stream now */
+			return true; /* the socket is a watch stream now */
 		}
 	}
 	free(m);
 	caller_identity_release(&caller);
-	close(sock);
+	return false;
 }

@@ -10,6 +10,7 @@
 
 #include "common/caller_identity.h"
 #include "daemon/disk_table.h"
+#include "daemon/state_parse.h"
 
 struct transport_fuse;
 
@@ -44,6 +45,12 @@ struct daemon {
 	 * RAM disks in all; UINT32_MAX disks / UINT64_MAX bytes: no limit. */
 	uint32_t max_disks_per_user; /* --max-disks-per-user */
 	uint64_t max_ram_per_user;   /* --max-ram-per-user */
+	/* state.c: the state folder (-1: not ours, so no state is read or saved), and
+	 * the order of saves (see state.c). */
+	int state_dir_fd;
+	pthread_mutex_t state_save_lock;
+	uint64_t state_generation[DISK_TABLE_MAX_UNITS]; /* last snapshot or forget begun */
+	uint64_t state_written[DISK_TABLE_MAX_UNITS];    /* last written or forgotten */
 };
 
 #define DAEMON_MAX_DISKS_PER_USER 16
@@ -108,8 +115,21 @@ void daemon_fuse_directory(const struct daemon *daemon, char *buf, size_t size);
  * disk's owner is part of what is kept: disk->owner_uid and disk->owner_gid
  * (disk_table.h) are saved and set again at re-adoption; a disk adopted without
  * them stays root's (0, 0), the zeroed record's safe default. */
-int state_save(const struct daemon *daemon, const struct disk *disk);
-void state_forget(const struct daemon *daemon, uint32_t unit);
+/* Open and check state_dir (at the start, before anything else of state.c). */
+void state_open_directory(struct daemon *daemon);
+/* What a save writes, copied from a disk while it cannot change (the table lock
+ * held, or the disk not yet published), to write later without that lock. */
+struct state_snapshot {
+	struct state_record record;
+	uint64_t generation;
+};
+void state_snapshot(struct daemon *daemon, const struct disk *disk, struct state_snapshot *out);
+/* Write a snapshot (file I/O: never with the table lock held); a snapshot older
+ * than the unit's last write or forget is dropped. */
+int state_write(struct daemon *daemon, const struct state_snapshot *snapshot);
+/* Both, for a disk nobody else can change meanwhile. */
+int state_save(struct daemon *daemon, const struct disk *disk);
+void state_forget(struct daemon *daemon, uint32_t unit);
 /* Re-adopt every disk described in state_dir whose loop device is still ours. */
 void state_adopt_all(struct daemon *daemon);
 
@@ -117,7 +137,9 @@ void state_adopt_all(struct daemon *daemon);
 void events_add_watcher(struct daemon *daemon, int sock);
 void events_publish(struct daemon *daemon, uint32_t kind, uint32_t unit);
 
-/* control_server.c: serve one connection until it closes (own thread). */
-void control_serve_connection(struct daemon *daemon, int sock);
+/* control_server.c: serve one connection until it closes (own thread).  Returns
+ * true when the socket has become a watch stream (the events own it now), false
+ * when the caller is to close it. */
+bool control_serve_connection(struct daemon *daemon, int sock);
 
 #endif

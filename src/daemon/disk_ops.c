@@ -424,6 +424,7 @@ int disk_list(struct daemon *daemon, uint32_t *units, uint32_t max, uint32_t *to
 int disk_set_flags(struct daemon *daemon, uint32_t unit, uint32_t mask, uint32_t values, const struct caller_identity *caller,
 		   uint32_t *not_changed, char *why)
 {
+	struct state_snapshot snapshot;
 	struct loop_status status;
 	struct disk *disk;
 	uid_t owner;
@@ -466,8 +467,10 @@ int disk_set_flags(struct daemon *daemon, uint32_t unit, uint32_t mask, uint32_t
 		if (mask & bit)
 			disk->info.flags = (disk->info.flags & ~bit) | (values & bit);
 	}
-	state_save(daemon, disk);
+	/* The file is written outside the table lock: a snapshot now, the I/O after. */
+	state_snapshot(daemon, disk, &snapshot);
 	pthread_mutex_unlock(&daemon->table.lock);
+	state_write(daemon, &snapshot);
 	*not_changed = refused;
 	if (refused & IMDISK_OPTION_RO)
 		r = disk_fail(why, -EROFS, "unit %" PRIu32 " cannot be made writable (its image is read-only)", unit);
@@ -558,8 +561,10 @@ static int grow_memory(struct daemon *daemon, struct disk *disk, uint64_t amount
 	return 0;
 }
 
-/* The grown size to the loop device and the stack (under the lock). */
-static int apply_size(struct daemon *daemon, struct disk *disk, uint64_t new_size, char *why)
+/* The grown size to the loop device and the stack (under the lock); the state
+ * to save is snapshot, to be written once the lock is released. */
+static int apply_size(struct daemon *daemon, struct disk *disk, uint64_t new_size, struct state_snapshot *snapshot,
+		      char *why)
 {
 	int r = disk_stack_resized(daemon, disk);
 
@@ -570,7 +575,7 @@ static int apply_size(struct daemon *daemon, struct disk *disk, uint64_t new_siz
 	loop_get_size(disk->loop_number, &disk->info.size);
 	disk->info.cylinders = disk->info.size / ((uint64_t)disk->info.sector_size * disk->info.sectors_per_track *
 						  disk->info.tracks_per_cylinder);
-	state_save(daemon, disk);
+	state_snapshot(daemon, disk, snapshot);
 	return 0;
 }
 
@@ -582,6 +587,7 @@ int disk_grow(struct daemon *daemon, uint32_t unit, uint64_t amount, int image_f
 	char tag[LOOP_TAG_SIZE], image[IMDISK_PATH_MAX];
 	struct disk *disk;
 	uint64_t new_size, end;
+	struct state_snapshot snapshot;
 	uid_t owner = 0;
 	bool not_owner = false;
 	int check_fd = -1, r;
@@ -599,7 +605,7 @@ int disk_grow(struct daemon *daemon, uint32_t unit, uint64_t amount, int image_f
 	if (disk_is_memory(disk->info.flags)) {
 		r = grow_memory(daemon, disk, amount, new_size, caller, memlock_limit, why);
 		if (r == 0)
-			r = apply_size(daemon, disk, new_size, why);
+			r = apply_size(daemon, disk, new_size, &snapshot, why);
 		goto out;
 	}
 	if (disk->stack) {
@@ -636,9 +642,11 @@ int disk_grow(struct daemon *daemon, uint32_t unit, uint64_t amount, int image_f
 	if (r == 0 && disk->info.image_offset + new_size > end)
 		r = check_image_length(check_fd, disk->info.image_offset + new_size, image, why);
 	if (r == 0)
-		r = apply_size(daemon, disk, new_size, why);
+		r = apply_size(daemon, disk, new_size, &snapshot, why);
 out:
 	pthread_mutex_unlock(&daemon->table.lock);
+	if (r == 0)
+		state_write(daemon, &snapshot); /* outside the table lock, as in disk_set_flags */
 	if (not_owner)
 		disk_access_owner_refusal(unit, owner, why);
 	if (check_fd >= 0)
@@ -700,7 +708,9 @@ void disk_release_all(struct daemon *daemon)
 	for (uint32_t u = 0; u < DISK_TABLE_MAX_UNITS; u++) {
 		struct disk *disk = daemon->table.units[u];
 
-		if (!disk)
+		/* A disk being created or removed belongs to the request doing it, which
+		 * frees it itself: left alone here (a connection still busy at the stop). */
+		if (!disk || disk->state != DISK_READY)
 			continue;
 		/* Loop disks live on without us; a user-space disk cannot (we serve its
 		 * bytes): flush and detach it rather than leave a dead device behind. */

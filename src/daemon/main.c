@@ -21,7 +21,14 @@
 
 #include "common/log.h"
 #include "common/size.h"
+#include "daemon/connections.h"
 #include "daemon/daemon.h"
+#include "daemon/trusted_file.h"
+
+/* Out of descriptors, the accept loop pauses this long before it tries again. */
+#define ACCEPT_BACKOFF_MS 100
+/* At a stop, connection threads get this long to finish what they are doing. */
+#define STOP_CONNECTIONS_TIMEOUT_MS 5000
 
 static volatile sig_atomic_t stop_requested;
 
@@ -55,6 +62,9 @@ static void usage(FILE *out)
 		"                        RAM-disk bytes a caller other than root may hold in all\n"
 		"                        (default 4G; 'unlimited'); -o awe also stays within the\n"
 		"                        caller's own RLIMIT_MEMLOCK\n"
+		"  -c, --max-connections-per-user N\n"
+		"                        control connections one user may have open at once\n"
+		"                        (1-65536, default 64); one more is closed at once\n"
 		"  -v, --verbose         log every request\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         version\n\n"
@@ -85,18 +95,30 @@ static int make_directory(const char *path, mode_t mode)
 	return 0;
 }
 
-/* One imdiskd per socket: an exclusive lock on the pid file beside it. */
+/* One imdiskd per socket: an exclusive lock on the pid file beside it, opened
+ * only in a folder that is ours and never through a link (trusted_file.h). */
 static int lock_pid_file(const char *socket_path, int *lock_fd)
 {
-	char path[PATH_MAX + 8];
-	int fd;
+	char path[PATH_MAX + 8], folder[PATH_MAX + 8], why[TRUSTED_WHY_MAX];
+	int dir_fd, fd;
 
 	snprintf(path, sizeof(path), "%s.pid", socket_path);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
+	snprintf(folder, sizeof(folder), "%s", path);
+	dir_fd = trusted_directory_open(dirname(folder), why);
+	if (dir_fd < 0) {
+		log_error("%s: refusing to keep the pid file there", why);
+		return dir_fd;
+	}
+	snprintf(folder, sizeof(folder), "%s", path);
+	fd = trusted_file_open(dir_fd, basename(folder), O_RDWR | O_CREAT, 0644, why);
+	close(dir_fd);
+	if (fd < 0) {
+		log_error("%s: refusing it as the pid file", why);
+		return fd;
+	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		close(fd);
+		log_error("another imdiskd already serves %s", socket_path);
 		return -EADDRINUSE;
 	}
 	*lock_fd = fd;
@@ -153,50 +175,33 @@ static int inherited_socket(void)
 	return 3;
 }
 
-struct connection {
-	struct daemon *daemon;
-	int sock;
-};
-
-static void *connection_thread(void *argument)
+/* Accept control connections until a stop is asked for.  Out of descriptors
+ * (EMFILE, ENFILE) the pending connection stays queued: pause a little rather than
+ * poll the still-readable socket in a loop, and say so once per shortage. */
+static void serve(struct daemon *daemon, struct connections *connections, int listen_sock)
 {
-	struct connection *connection = argument;
+	bool short_of_descriptors = false;
 
-	control_serve_connection(connection->daemon, connection->sock);
-	free(connection);
-	return NULL;
-}
-
-static void serve(struct daemon *daemon, int listen_sock)
-{
-	pthread_attr_t attributes;
-
-	pthread_attr_init(&attributes);
-	pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
 	while (!stop_requested) {
 		struct pollfd pfd = {.fd = listen_sock, .events = POLLIN};
-		struct connection *connection;
-		pthread_t thread;
 		int sock;
 
 		if (poll(&pfd, 1, 500) <= 0)
 			continue;
 		sock = accept4(listen_sock, NULL, NULL, SOCK_CLOEXEC);
-		if (sock < 0)
-			continue;
-		connection = malloc(sizeof(*connection));
-		if (!connection) {
-			close(sock);
+		if (sock < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				if (!short_of_descriptors)
+					log_warning("cannot accept a control connection: %s; waiting for some to close",
+						    strerror(errno));
+				short_of_descriptors = true;
+				poll(NULL, 0, ACCEPT_BACKOFF_MS);
+			}
 			continue;
 		}
-		connection->daemon = daemon;
-		connection->sock = sock;
-		if (pthread_create(&thread, &attributes, connection_thread, connection) != 0) {
-			close(sock);
-			free(connection);
-		}
+		short_of_descriptors = false;
+		connections_serve(connections, daemon, sock);
 	}
-	pthread_attr_destroy(&attributes);
 }
 
 int main(int argc, char **argv)
@@ -211,10 +216,14 @@ int main(int argc, char **argv)
 		{"group", required_argument, NULL, 'g'},
 		{"max-disks-per-user", required_argument, NULL, 'M'},
 		{"max-ram-per-user", required_argument, NULL, 'R'},
+		{"max-connections-per-user", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	static struct daemon daemon;
+	static struct connections connections;
+	unsigned max_connections_per_user = CONNECTIONS_PER_USER_DEFAULT;
+	unsigned still_running;
 	const char *socket_path = NULL, *state_dir = NULL, *group_name = NULL;
 	gid_t group_gid = 0;
 	bool foreground = false, own_socket;
@@ -228,7 +237,7 @@ int main(int argc, char **argv)
 	daemon.fuse_workers = DAEMON_FUSE_WORKERS;
 	daemon.max_disks_per_user = DAEMON_MAX_DISKS_PER_USER;
 	daemon.max_ram_per_user = DAEMON_MAX_RAM_PER_USER;
-	while ((option = getopt_long(argc, argv, "s:d:ft:uw:g:vhV", options, NULL)) != -1) {
+	while ((option = getopt_long(argc, argv, "s:d:ft:uw:g:c:vhV", options, NULL)) != -1) {
 		switch (option) {
 		case 's': socket_path = optarg; break;
 		case 'd': state_dir = optarg; break;
@@ -279,6 +288,16 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			break;
+		case 'c': {
+			char *end;
+			long count = strtol(optarg, &end, 10);
+			if (end == optarg || *end || count < 1 || count > 65536) {
+				log_error("--max-connections-per-user takes a number from 1 to 65536, not '%s'", optarg);
+				return 1;
+			}
+			max_connections_per_user = (unsigned)count;
+			break;
+		}
 		case 'v': log_set_level(LOG_LEVEL_INFO); break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("imdiskd %s\n", IMDISK_VERSION); return 0;
@@ -317,12 +336,8 @@ int main(int argc, char **argv)
 		log_error("cannot create %s or %s: %s", directory, daemon.state_dir, strerror(-r));
 		return 1;
 	}
-	r = lock_pid_file(socket_path, &lock_fd);
-	if (r < 0) {
-		log_error(r == -EADDRINUSE ? "another imdiskd already serves %s" : "cannot lock %s.pid: %s",
-			  socket_path, strerror(-r));
+	if (lock_pid_file(socket_path, &lock_fd) < 0)
 		return 1;
-	}
 
 	if (!foreground) {
 		pid_t child;
@@ -352,6 +367,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&daemon.watchers_lock, NULL);
 	pthread_mutex_init(&daemon.fuse_lock, NULL);
 	disk_stack_clean_stale_mount(&daemon);
+	state_open_directory(&daemon);
 	state_adopt_all(&daemon);
 
 	listen_sock = inherited_socket();
@@ -376,11 +392,18 @@ int main(int argc, char **argv)
 		close(ready_pipe[1]);
 	}
 
-	serve(&daemon, listen_sock);
+	connections_init(&connections, max_connections_per_user);
+	serve(&daemon, &connections, listen_sock);
 
 	close(listen_sock);
 	if (own_socket)
 		unlink(socket_path); /* systemd's socket stays systemd's */
+	/* No disk is released while a connection thread may still use it: the threads
+	 * are woken and waited for first (connections.h). */
+	still_running = connections_stop(&connections, STOP_CONNECTIONS_TIMEOUT_MS);
+	if (still_running)
+		log_warning("%u control connections still busy after %d s; their disks are left to them", still_running,
+			    STOP_CONNECTIONS_TIMEOUT_MS / 1000);
 	disk_release_all(&daemon);
 	pthread_mutex_lock(&daemon.watchers_lock);
 	for (unsigned i = 0; i < daemon.watcher_count; i++)
