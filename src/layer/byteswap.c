@@ -160,24 +160,16 @@ static int byteswap_zero(struct vdisk *disk, uint64_t offset, uint64_t len)
 	return 0;
 }
 
-static int byteswap_resize(struct vdisk *disk, uint64_t new_size)
-{
-	int r = vdisk_resize(disk->lower, new_size);
-
-	if (r == 0)
-		disk->size = disk->lower->size;
-	return r;
-}
-
+/* The bytes are never the lower disk's as they are: no view, and reads are
+ * swapped in place (never asynchronous).  Flush and resize pass through. */
 static const struct vdisk_ops byteswap_ops = {
 	.name = "byteswap",
 	.read = byteswap_read,
 	.write = byteswap_write,
-	.flush = layer_flush,
 	.trim = byteswap_trim,
 	.zero = byteswap_zero,
-	.resize = byteswap_resize,
-	.close = layer_close,
+	.view = layer_no_view,
+	.read_async = layer_no_read_async,
 };
 
 int layer_byteswap_open(struct vdisk *lower, struct vdisk **out)
@@ -186,7 +178,7 @@ int layer_byteswap_open(struct vdisk *lower, struct vdisk **out)
 
 	if (!lower)
 		return -EINVAL;
-	disk = layer_new(&byteswap_ops, lower, sizeof(*disk));
+	disk = layer_new(&byteswap_ops, lower, sizeof(struct layer));
 	if (!disk)
 		return -ENOMEM;
 	/* A trim passes on whole pairs only: its odd edges keep their bytes.  Reads

@@ -32,7 +32,11 @@ int vdisk_write(struct vdisk *disk, const void *buf, size_t len, uint64_t offset
 
 int vdisk_flush(struct vdisk *disk)
 {
-	return disk->ops->flush ? disk->ops->flush(disk) : 0;
+	/* A disk without VDISK_CAN_FLUSH keeps nothing that a flush would make
+	 * durable: its op (if any) is not called. */
+	if (!(disk->flags & VDISK_CAN_FLUSH) || !disk->ops->flush)
+		return 0;
+	return disk->ops->flush(disk);
 }
 
 int vdisk_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
