@@ -6,8 +6,7 @@
 source "$(dirname "$0")/functions.sh"
 source "$(dirname "$0")/devio-helpers.sh"
 
-img=$TEST_DIR/disk.img
-truncate -s 1M "$img"
+new_image sparse 1M
 INFO_CLOSE='\1\0\0\0\0\0\0\0\5\0\0\0\0\0\0\0'
 
 # serve_stdio_traced ARGS...: INFO and CLOSE on stdin; stderr in $TEST_DIR/err.
