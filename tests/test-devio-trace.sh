@@ -18,12 +18,12 @@ serve_stdio_traced() {
 serve_stdio_traced "$DEVIO" -D devio
 grep -q "devio: debug: devio: stdio: session open (stream)$" "$TEST_DIR/err" || fail "no session open: $(cat "$TEST_DIR/err")"
 grep -q "devio: stdio: session closed by the client$" "$TEST_DIR/err" || fail "no CLOSE: $(cat "$TEST_DIR/err")"
-grep -q "devio: stdio: session over: 0$" "$TEST_DIR/err" || fail "no session end: $(cat "$TEST_DIR/err")"
+grep -q "devio: stdio: session over: ended$" "$TEST_DIR/err" || fail "no session end: $(cat "$TEST_DIR/err")"
 
 serve_stdio_traced env IMDISK_DEBUG=devio "$DEVIO"
 grep -q "devio: stdio: session open" "$TEST_DIR/err" || fail "IMDISK_DEBUG=devio traced nothing"
 serve_stdio_traced env IMDISK_DEBUG=all "$DEVIO"
-grep -q "devio: stdio: session over: 0$" "$TEST_DIR/err" || fail "IMDISK_DEBUG=all traced nothing"
+grep -q "devio: stdio: session over: ended$" "$TEST_DIR/err" || fail "IMDISK_DEBUG=all traced nothing"
 
 # Off by default: not a line.
 serve_stdio_traced "$DEVIO"
@@ -41,5 +41,5 @@ start_devio_unix "$sock" -D devio memory:1M
 expect_output "info size=1048576 alignment=1 flags=0x6" probe --unix "$sock" info
 stop_devio || fail "devio exited with $?"
 grep -q "devio: unix client: session open (socket)$" "$DEVIO_LOG" || fail "no socket session traced: $(cat "$DEVIO_LOG")"
-grep -q "devio: unix client: session over: 0$" "$DEVIO_LOG" || fail "no socket session end traced"
+grep -q "devio: unix client: session over: ended$" "$DEVIO_LOG" || fail "no socket session end traced"
 echo "ok"

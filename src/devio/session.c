@@ -362,7 +362,7 @@ int devio_serve_stream(struct devio_server *server, int in_fd, int out_fd, const
 	session_end_flush(s);
 	if (r == -ECANCELED)
 		r = 0; /* devio is stopping */
-	trace(TRACE_DEVIO, "%s: session over: %d", peer, r);
+	trace(TRACE_DEVIO, "%s: session over: %s", peer, r == 0 ? "ended" : strerror(-r));
 	free(s->data);
 	atomic_fetch_sub(&server->buffer_memory, s->data_cap);
 	free(s);
