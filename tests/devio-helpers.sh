@@ -128,14 +128,9 @@ start_devio_serial() {
 	wait_for_log "serving on ${line%%:*}" "$before"
 }
 
-# devio_python ARGS... <<'PY': a python3 client script (stdin) with ARGS as
-# sys.argv[1:], the IMDPROXY client helpers below defined before it:
-#   connect(timeout=None)  a stream to the unix socket sys.argv[1]
-#   recv_exact(s, n)       n bytes from s (SystemExit when s closes first)
-#   info(s)                INFO on s: the size, or None when s closes first
-devio_python() {
-	{
-		cat <<'PY'
+# The python3 side of the helpers: recv_some(s, n) (n bytes, None when s closes
+# first) for every client and server script here, and the client calls below.
+DEVIO_PY_HELPERS=$(cat <<'PY'
 import os, socket, struct, sys, time
 def connect(timeout=None):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -160,15 +155,21 @@ def info(s):
     reply = recv_some(s, 24)
     return None if reply is None else struct.unpack('<QQQ', reply)[0]
 PY
-		cat
-	} | python3 - "$@"
+)
+
+# devio_python ARGS... <<'PY': a python3 client script (stdin) with ARGS as
+# sys.argv[1:], the IMDPROXY client helpers below defined before it:
+#   connect(timeout=None)  a stream to the unix socket sys.argv[1]
+#   recv_exact(s, n)       n bytes from s (SystemExit when s closes first)
+#   info(s)                INFO on s: the size, or None when s closes first
+devio_python() {
+	{ printf '%s\n' "$DEVIO_PY_HELPERS"; cat; } | python3 - "$@"
 }
 
 # proxy_disk_on_new_image SIZE: a sparse image of SIZE bytes served by devio on a
 # unix socket, and a proxy disk on it; sets img, sock, u (unit) and dev.
 proxy_disk_on_new_image() {
-	img=$TEST_DIR/disk.img
-	truncate -s "$1" "$img"
+	new_image sparse "$1"
 	sock=$TEST_DIR/devio.sock
 	start_devio_unix "$sock" "$img"
 	u=$(attach -t proxy -f "unix:$sock")
@@ -223,8 +224,8 @@ proxy_ext4_roundtrip() {
 start_fake_proxy() {
 	FAKE_LOG=$TEST_DIR/fake-proxy.log
 	: >"$FAKE_LOG"
-	cat >"$TEST_DIR/fake-proxy.py" <<'PY'
-import os, socket, struct, sys, threading
+	{ printf '%s\n' "$DEVIO_PY_HELPERS"; cat <<'PY'; } >"$TEST_DIR/fake-proxy.py"
+import threading
 path, size, align, flags, log = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4], 0), sys.argv[5]
 buf = bytearray(size)
 lock = threading.Lock()
@@ -232,13 +233,10 @@ def note(s):
     with lock, open(log, "a") as f:
         f.write(s + "\n")
 def recv(c, n):
-    b = bytearray()
-    while len(b) < n:
-        d = c.recv(n - len(b))
-        if not d:
-            raise EOFError
-        b += d
-    return bytes(b)
+    b = recv_some(c, n)
+    if b is None:
+        raise EOFError
+    return b
 def serve(c):
     note("connect")
     try:
