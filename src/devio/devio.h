@@ -94,17 +94,18 @@ enum devio_action devio_handle_request(struct devio_server *server,
 				       size_t *reply_size, size_t *reply_data, const void **view);
 void devio_view_end(struct devio_server *server);
 
-/* session.c: serve sessions on one connected stream (in_fd and out_fd may be one descriptor)
- * until it closes.  With `sessions_per_stream` false the stream ends with its first
- * session (CLOSE); with true (a serial line) a CLOSE waits for the next session.
+/* session.c: serve sessions on one connected stream (in_fd and out_fd may be one
+ * descriptor) until it closes.  With `sessions_per_stream` false the stream ends
+ * with its first session (CLOSE); with true (a serial line) a CLOSE waits for the
+ * next session.
  * Returns 0 when the peer ended cleanly (CLOSE, or end of stream between requests)
  * or devio is stopping, a negative errno when the stream failed or the peer broke
  * the protocol (the connection is then dropped). */
 int devio_serve_stream(struct devio_server *server, int in_fd, int out_fd, const char *peer,
 		       bool sessions_per_stream);
 
-/* accept.c: serve connections accepted on these listening sockets, a thread for each, until
- * devio stops.  Returns 0 or a negative errno. */
+/* accept.c: serve connections accepted on these listening sockets, a thread for
+ * each, until devio stops.  Returns 0 or a negative errno. */
 int devio_accept_loop(struct devio_server *server, const int *fds, size_t count);
 
 /* listen_tcp.c: listen on `address` (NULL: the loopback addresses) and `port` (0:
