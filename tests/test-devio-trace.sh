@@ -29,6 +29,8 @@ grep -q "devio: stdio: session over: ended$" "$TEST_DIR/err" || fail "IMDISK_DEB
 serve_stdio_traced "$DEVIO"
 [ ! -s "$TEST_DIR/err" ] || fail "devio without -D wrote: $(cat "$TEST_DIR/err")"
 
+"$DEVIO" --help | grep -q -- "-D, --debug LIST" || fail "--help lists no -D"
+
 # An unknown area: on the command line a usage error; in the environment a
 # warning, and devio serves on.
 expect_error "bad trace list 'nope' \(known: .*devio.*\)" 2 "$DEVIO" -D nope - "$img"
