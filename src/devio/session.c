@@ -9,9 +9,9 @@
  *
  * Reading and writing are src/common/stream_io.h's (a stream_reader holds the
  * bytes read ahead; stream_write_all sends a reply).  What this file adds is how
- * long a read may wait: never more than SESSION_STOP_CHECK_MS at a time, so that
- * a session sees devio stop and its idle deadline pass even in the middle of a
- * request. */
+ * long a read may wait: a socket's read SESSION_STOP_CHECK_MS at a time, another
+ * stream's in a poll with the stop event, so that a session sees devio stop (and
+ * a socket's idle deadline pass) even in the middle of a request. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
