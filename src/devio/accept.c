@@ -13,9 +13,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/deadline.h"
 #include "common/log.h"
 #include "common/trace.h"
 #include "devio/devio.h"
+
+/* How long the accept loop waits when it is out of descriptors. */
+#define ACCEPT_BACKOFF_MS 100
 
 struct connection {
 	struct devio_server *server;
@@ -123,11 +127,10 @@ int devio_accept_loop(struct devio_server *server, const int *fds, size_t count)
 	polls[count] = (struct pollfd){.fd = server->stop_fd, .events = POLLIN};
 
 	while (!atomic_load(&server->stopping)) {
-		if (poll(polls, count + 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
+		int r = deadline_poll(polls, count + 1, NULL);
+
+		if (r < 0)
+			return r;
 		if (polls[count].revents)
 			break;
 		for (size_t i = 0; i < count; i++) {
@@ -143,9 +146,12 @@ int devio_accept_loop(struct devio_server *server, const int *fds, size_t count)
 				continue;
 			}
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-				/* Out of descriptors: wait for connections to end, don't spin. */
+				/* Out of descriptors: wait for connections to end (or the stop),
+				 * don't spin. */
+				struct timespec backoff = deadline_after_ms(ACCEPT_BACKOFF_MS);
+
 				log_warning("accept: %s", strerror(errno));
-				poll(&polls[count], 1, 100);
+				deadline_poll(&polls[count], 1, &backoff);
 			} else if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
 				return -errno;
 			}
