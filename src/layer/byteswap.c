@@ -123,7 +123,7 @@ static int byteswap_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
 
 	if (end <= start)
 		return 0;
-	return vdisk_trim(disk->lower, start, end - start);
+	return vdisk_try_trim(disk->lower, start, end - start);
 }
 
 static int byteswap_zero(struct vdisk *disk, uint64_t offset, uint64_t len)

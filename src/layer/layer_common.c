@@ -22,7 +22,7 @@ static int pass_flush(struct vdisk *layer)
 
 static int pass_trim(struct vdisk *layer, uint64_t offset, uint64_t len)
 {
-	return vdisk_trim(layer->lower, offset, len);
+	return vdisk_try_trim(layer->lower, offset, len);
 }
 
 static int pass_zero(struct vdisk *layer, uint64_t offset, uint64_t len)

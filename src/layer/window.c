@@ -37,7 +37,7 @@ static int window_write(struct vdisk *disk, const void *buf, size_t len, uint64_
 
 static int window_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
 {
-	return vdisk_trim(disk->lower, lower_offset(disk, offset), len);
+	return vdisk_try_trim(disk->lower, lower_offset(disk, offset), len);
 }
 
 static int window_zero(struct vdisk *disk, uint64_t offset, uint64_t len)

@@ -39,7 +39,7 @@ int vdisk_flush(struct vdisk *disk)
 	return disk->ops->flush(disk);
 }
 
-int vdisk_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
+int vdisk_try_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
 {
 	int r = vdisk_check_range(disk, offset, len);
 
@@ -47,7 +47,13 @@ int vdisk_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
 		return r;
 	if (disk->flags & VDISK_READ_ONLY)
 		return -EROFS;
-	r = disk->ops->trim ? disk->ops->trim(disk, offset, len) : 0;
+	return disk->ops->trim ? disk->ops->trim(disk, offset, len) : -EOPNOTSUPP;
+}
+
+int vdisk_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
+{
+	int r = vdisk_try_trim(disk, offset, len);
+
 	return r == -EOPNOTSUPP ? 0 : r;
 }
 

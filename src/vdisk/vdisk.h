@@ -64,6 +64,10 @@ int vdisk_read(struct vdisk *disk, void *buf, size_t len, uint64_t offset);
 int vdisk_write(struct vdisk *disk, const void *buf, size_t len, uint64_t offset);
 int vdisk_flush(struct vdisk *disk);
 int vdisk_trim(struct vdisk *disk, uint64_t offset, uint64_t len);
+/* vdisk_trim that says -EOPNOTSUPP where the disk cannot trim (instead of
+ * succeeding): what a layer passes a trim on with, so that vdisk_punch on the
+ * layer still zeroes where the disk underneath cannot trim. */
+int vdisk_try_trim(struct vdisk *disk, uint64_t offset, uint64_t len);
 int vdisk_zero(struct vdisk *disk, uint64_t offset, uint64_t len);
 /* The range must read back as zeroes, and its space goes back where the disk can:
  * a trim where it leaves zeroes (VDISK_TRIM_ZEROES), else a zero.  What the loop

@@ -19,6 +19,7 @@ struct recorder {
 	unsigned reads, writes, flushes, trims, zeroes, views, view_ends, async_reads, resizes;
 	unsigned *closed; /* set at close (outlives the disk) */
 	uint64_t last_offset;
+	int trim_result; /* what trim answers (0, or -EOPNOTSUPP: "cannot") */
 	uint8_t bytes[4096];
 };
 
@@ -57,7 +58,7 @@ static int rec_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
 	(void)len;
 	as_recorder(disk)->trims++;
 	as_recorder(disk)->last_offset = offset;
-	return 0;
+	return as_recorder(disk)->trim_result;
 }
 
 static int rec_zero(struct vdisk *disk, uint64_t offset, uint64_t len)

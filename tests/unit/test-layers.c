@@ -303,6 +303,35 @@ static void test_byteswap_passes_through(void **state)
 	assert_int_equal(closed, 1);
 }
 
+/* A punch through a layer, on a disk whose trim leaves zeroes but that cannot
+ * trim this range after all (a file system without holes): the layer passes the
+ * trim's "cannot" up, so the punch zeroes instead of doing nothing. */
+static void test_punch_through_layers_zeroes_when_trim_cannot(void **state)
+{
+	unsigned closed = 0;
+	struct recorder *rec = recorder_new(ALL_FLAGS | VDISK_TRIM_ZEROES, &closed);
+	struct vdisk *window;
+
+	(void)state;
+	rec->trim_result = -EOPNOTSUPP;
+	assert_int_equal(layer_window_open(&rec->disk, 4096, 65536, &window), 0);
+	assert_int_equal(vdisk_punch(window, 512, 1024), 0);
+	assert_int_equal(rec->trims, 1);
+	assert_int_equal(rec->zeroes, 1);
+	assert_int_equal(rec->last_offset, 4096 + 512);
+	/* A plain trim is advice: "cannot" is success, through the layer too. */
+	assert_int_equal(vdisk_trim(window, 512, 1024), 0);
+	assert_int_equal(rec->trims, 2);
+	assert_int_equal(rec->zeroes, 1);
+	/* And a trim that works is a punch's whole work. */
+	rec->trim_result = 0;
+	assert_int_equal(vdisk_punch(window, 2048, 512), 0);
+	assert_int_equal(rec->trims, 3);
+	assert_int_equal(rec->zeroes, 1);
+	vdisk_close(window);
+	assert_int_equal(closed, 1);
+}
+
 /* A layer has the lower disk's flags: without VDISK_CAN_FLUSH below, a flush of
  * the layer reaches no op. */
 static void test_flush_follows_lower_flags(void **state)
@@ -335,6 +364,7 @@ int main(void)
 		cmocka_unit_test(test_window_passes_through),
 		cmocka_unit_test(test_byteswap_passes_through),
 		cmocka_unit_test(test_flush_follows_lower_flags),
+		cmocka_unit_test(test_punch_through_layers_zeroes_when_trim_cannot),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -59,6 +59,23 @@ static void test_punch_follows_trim_zeroes(void **state)
 	vdisk_close(&rec->disk);
 }
 
+/* vdisk_trim is advice: a disk that cannot trim succeeds; vdisk_try_trim says
+ * -EOPNOTSUPP; vdisk_punch then zeroes. */
+static void test_trim_that_cannot(void **state)
+{
+	struct recorder *rec = recorder_new(VDISK_CAN_TRIM | VDISK_TRIM_ZEROES, &closed);
+
+	(void)state;
+	rec->trim_result = -EOPNOTSUPP;
+	assert_int_equal(vdisk_trim(&rec->disk, 0, 4096), 0);
+	assert_int_equal(vdisk_try_trim(&rec->disk, 0, 4096), -EOPNOTSUPP);
+	assert_int_equal(rec->zeroes, 0);
+	assert_int_equal(vdisk_punch(&rec->disk, 0, 4096), 0);
+	assert_int_equal(rec->trims, 3);
+	assert_int_equal(rec->zeroes, 1);
+	vdisk_close(&rec->disk);
+}
+
 static void test_read_only_refuses_changes(void **state)
 {
 	struct recorder *rec = recorder_new(VDISK_READ_ONLY | VDISK_CAN_TRIM | VDISK_TRIM_ZEROES, &closed);
@@ -99,6 +116,7 @@ int main(void)
 		cmocka_unit_test(test_flush_needs_can_flush),
 		cmocka_unit_test(test_flush_without_op),
 		cmocka_unit_test(test_punch_follows_trim_zeroes),
+		cmocka_unit_test(test_trim_that_cannot),
 		cmocka_unit_test(test_read_only_refuses_changes),
 		cmocka_unit_test(test_ranges),
 	};
