@@ -1,22 +1,59 @@
 # Helpers for tests/test-devio-*.sh (sourced after functions.sh): start devio in
-# the background on a free port, talk to it with tests/tools/imdproxy-probe.
+# the background (on a free port, a unix socket, shared memory, a serial line),
+# talk to it with tests/tools/imdproxy-probe (DEVIO_AT says where) or with a
+# python3 client (devio_python).
 PROBE=$BUILD/tests/tools/imdproxy-probe
 [ -x "$PROBE" ] || fail "$PROBE is not built"
 [ -x "$DEVIO" ] || fail "$DEVIO is not built"
 DEVIO_LOG=$TEST_DIR/devio.log
 DEVIO_PID=
 DEVIO_PORT=
+DEVIO_AT= # where probe finds the devio started last: "--tcp 127.0.0.1:PORT", "--unix PATH"
 
 # Show devio's messages when the test fails (rc is _cleanup's).
 on_cleanup 'if [ "${rc:-0}" != 0 ] && [ "${rc:-0}" != 77 ] && [ -s "$DEVIO_LOG" ]; then echo "--- devio.log" >&2; tail -n 30 "$DEVIO_LOG" >&2; fi'
 
 probe() { "$PROBE" --timeout 20 "$@"; }
 
+# new_image random|sparse SIZE: the image a test serves, img=$TEST_DIR/disk.img:
+# SIZE random bytes (kept as $TEST_DIR/original too, to see what changed), or a
+# sparse file of SIZE (zeroes).
+new_image() {
+	img=$TEST_DIR/disk.img
+	case $1 in
+	random) random_file "$img" "$2"; cp "$img" "$TEST_DIR/original" ;;
+	sparse) rm -f "$img"; truncate -s "$2" "$img" ;;
+	*) fail "new_image: random or sparse, not '$1'" ;;
+	esac
+}
+
 # start_devio ARGS...: devio in the background; DEVIO_PID is its PID.
 start_devio() {
 	"$DEVIO" "$@" 2>>"$DEVIO_LOG" &
 	DEVIO_PID=$!
 	on_cleanup "kill -KILL $DEVIO_PID 2>/dev/null; wait $DEVIO_PID 2>/dev/null"
+}
+
+# start_devio_with_umask MASK ARGS...: start_devio under umask MASK.
+start_devio_with_umask() {
+	local mask=$1; shift
+	(umask "$mask"; exec "$DEVIO" "$@" 2>>"$DEVIO_LOG") &
+	DEVIO_PID=$!
+	on_cleanup "kill -KILL $DEVIO_PID 2>/dev/null; wait $DEVIO_PID 2>/dev/null"
+}
+
+# devio_log_count TEXT: how many lines of devio's log hold TEXT (a fixed string).
+devio_log_count() { grep -c -F -- "$1" "$DEVIO_LOG" 2>/dev/null || true; }
+
+# wait_for_log TEXT COUNT: until more than COUNT lines of devio's log hold TEXT
+# (devio still running), at most 10 s.
+wait_for_log() {
+	for _ in $(seq 200); do
+		[ "$(devio_log_count "$1")" -gt "${2:-0}" ] && return 0
+		kill -0 "$DEVIO_PID" 2>/dev/null || { cat "$DEVIO_LOG" >&2; fail "devio exited at start"; }
+		sleep 0.05
+	done
+	fail "devio did not log '$1'"
 }
 
 # start_devio_tcp ARGS...: devio on a free loopback port (DEVIO_PORT), ARGS after
@@ -28,6 +65,7 @@ start_devio_tcp() {
 	start_devio --port-file "$port_file" 0 "$@"
 	wait_for_path "$port_file"
 	DEVIO_PORT=$(cat "$port_file")
+	DEVIO_AT="--tcp 127.0.0.1:$DEVIO_PORT"
 }
 
 # wait_for_path PATH: until PATH exists (devio still running), at most 10 s.
@@ -65,21 +103,73 @@ devio_alive() { kill -0 "$DEVIO_PID" 2>/dev/null || fail "devio died: $(tail -n 
 # rest); returns once it listens (a stale socket at SOCKET is not taken for it).
 start_devio_unix() {
 	local sock=$1 before; shift
-	before=$(grep -c "listening on $sock\$" "$DEVIO_LOG" 2>/dev/null || true)
+	before=$(devio_log_count "listening on $sock")
 	start_devio --unix "$sock" "$@"
-	for _ in $(seq 200); do
-		[ "$(grep -c "listening on $sock\$" "$DEVIO_LOG")" -gt "${before:-0}" ] && return 0
-		kill -0 "$DEVIO_PID" 2>/dev/null || { cat "$DEVIO_LOG" >&2; fail "devio exited at start"; }
-		sleep 0.05
-	done
-	fail "devio did not listen on $sock"
+	wait_for_log "listening on $sock" "$before"
+	DEVIO_AT="--unix $sock"
+}
+
+# start_devio_shm NAME ARGS...: devio on shared memory /NAME (ARGS: the disk and
+# the rest); returns once it serves there.
+start_devio_shm() {
+	local name=$1 before; shift
+	before=$(devio_log_count "serving on shared memory /$name ")
+	start_devio "shm:$name" "$@"
+	wait_for_log "serving on shared memory /$name " "$before"
+}
+
+# start_devio_serial LINE ARGS...: devio on the serial line LINE (with its
+# settings; ARGS: the disk and the rest); returns once devio has set the line up
+# and flushed it, so that what a client sends from then on is read.
+start_devio_serial() {
+	local line=$1 before; shift
+	before=$(devio_log_count "serving on ${line%%:*}")
+	start_devio "$line" "$@"
+	wait_for_log "serving on ${line%%:*}" "$before"
+}
+
+# The python3 side of the helpers: recv_some(s, n) (n bytes, None when s closes
+# first) for every client and server script here, and the client calls below.
+DEVIO_PY_HELPERS=$(cat <<'PY'
+import os, socket, struct, sys, time
+def connect(timeout=None):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    s.settimeout(timeout)
+    return s
+def recv_some(s, n):
+    b = bytearray()
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            return None
+        b += c
+    return bytes(b)
+def recv_exact(s, n):
+    b = recv_some(s, n)
+    if b is None:
+        raise SystemExit("the connection closed")
+    return b
+def info(s):
+    s.sendall(struct.pack('<Q', 1))
+    reply = recv_some(s, 24)
+    return None if reply is None else struct.unpack('<QQQ', reply)[0]
+PY
+)
+
+# devio_python ARGS... <<'PY': a python3 client script (stdin) with ARGS as
+# sys.argv[1:], the IMDPROXY client helpers below defined before it:
+#   connect(timeout=None)  a stream to the unix socket sys.argv[1]
+#   recv_exact(s, n)       n bytes from s (SystemExit when s closes first)
+#   info(s)                INFO on s: the size, or None when s closes first
+devio_python() {
+	{ printf '%s\n' "$DEVIO_PY_HELPERS"; cat; } | python3 - "$@"
 }
 
 # proxy_disk_on_new_image SIZE: a sparse image of SIZE bytes served by devio on a
 # unix socket, and a proxy disk on it; sets img, sock, u (unit) and dev.
 proxy_disk_on_new_image() {
-	img=$TEST_DIR/disk.img
-	truncate -s "$1" "$img"
+	new_image sparse "$1"
 	sock=$TEST_DIR/devio.sock
 	start_devio_unix "$sock" "$img"
 	u=$(attach -t proxy -f "unix:$sock")
@@ -134,8 +224,8 @@ proxy_ext4_roundtrip() {
 start_fake_proxy() {
 	FAKE_LOG=$TEST_DIR/fake-proxy.log
 	: >"$FAKE_LOG"
-	cat >"$TEST_DIR/fake-proxy.py" <<'PY'
-import os, socket, struct, sys, threading
+	{ printf '%s\n' "$DEVIO_PY_HELPERS"; cat <<'PY'; } >"$TEST_DIR/fake-proxy.py"
+import threading
 path, size, align, flags, log = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4], 0), sys.argv[5]
 buf = bytearray(size)
 lock = threading.Lock()
@@ -143,13 +233,10 @@ def note(s):
     with lock, open(log, "a") as f:
         f.write(s + "\n")
 def recv(c, n):
-    b = bytearray()
-    while len(b) < n:
-        d = c.recv(n - len(b))
-        if not d:
-            raise EOFError
-        b += d
-    return bytes(b)
+    b = recv_some(c, n)
+    if b is None:
+        raise EOFError
+    return b
 def serve(c):
     note("connect")
     try:

@@ -6,28 +6,12 @@ source "$(dirname "$0")/devio-helpers.sh"
 requires python3
 
 sock=$TEST_DIR/devio.sock
-start_devio --unix "$sock" --max-connections 2 memory:1M
-wait_for_path "$sock"
-python3 - "$sock" <<'PY' || fail "connection cap"
-import socket, struct, sys, time
-def connect():
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(sys.argv[1])
-    s.settimeout(5)
-    return s
-def info(s):
-    s.sendall(struct.pack('<Q', 1))
-    reply = b''
-    while len(reply) < 24:
-        c = s.recv(24 - len(reply))
-        if not c:
-            return None
-        reply += c
-    return struct.unpack('<QQQ', reply)[0]
-a, b = connect(), connect()
+start_devio_unix "$sock" --max-connections 2 memory:1M
+devio_python "$sock" <<'PY' || fail "connection cap"
+a, b = connect(5), connect(5)
 if info(a) != 1 << 20 or info(b) != 1 << 20:
     raise SystemExit("the first two were not served")
-extra = connect()
+extra = connect(5)
 try:
     extra.sendall(struct.pack('<Q', 1))
 except OSError:
@@ -43,7 +27,7 @@ if info(a) != 1 << 20 or info(b) != 1 << 20:
     raise SystemExit("the first two lost service")
 a.close()
 for _ in range(50):  # devio sees a's end shortly
-    c = connect()
+    c = connect(5)
     try:
         if info(c) == 1 << 20:
             break

@@ -7,14 +7,8 @@ source "$(dirname "$0")/devio-helpers.sh"
 requires python3
 
 sock=$TEST_DIR/devio.sock
-start_devio --unix "$sock" --idle-timeout 1 memory:1M
-wait_for_path "$sock"
-python3 - "$sock" <<'PY' || fail "idle timeout"
-import socket, struct, sys, time
-def connect():
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(sys.argv[1])
-    return s
+start_devio_unix "$sock" --idle-timeout 1 memory:1M
+devio_python "$sock" <<'PY' || fail "idle timeout"
 def closed_within(s, limit):
     s.settimeout(limit)
     start = time.monotonic()
@@ -28,16 +22,11 @@ def closed_within(s, limit):
 silent, partial, busy = connect(), connect(), connect()
 partial.sendall(struct.pack('<Q', 2)[:5])  # half a request code
 # The busy client asks for INFO (code 1) every 0.3 s for 2.4 s and is answered.
+busy.settimeout(5)
 for _ in range(8):
-    busy.sendall(struct.pack('<Q', 1))
-    busy.settimeout(5)
-    reply = b''
-    while len(reply) < 24:
-        c = busy.recv(24 - len(reply))
-        if not c:
-            raise SystemExit("the busy client was closed")
-        reply += c
-    size, = struct.unpack('<Q', reply[:8])
+    size = info(busy)
+    if size is None:
+        raise SystemExit("the busy client was closed")
     if size != 1 << 20:
         raise SystemExit("bad INFO size %d" % size)
     time.sleep(0.3)
@@ -49,16 +38,11 @@ grep -q "no request for 1 s: closing" "$DEVIO_LOG" || fail "devio did not log th
 stop_devio || fail "devio did not end cleanly"
 
 # 0: no timeout.
-start_devio --unix "$sock" --idle-timeout 0 memory:1M
-wait_for_path "$sock"
-python3 - "$sock" <<'PY' || fail "--idle-timeout 0 closed a connection"
-import socket, struct, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.connect(sys.argv[1])
+start_devio_unix "$sock" --idle-timeout 0 memory:1M
+devio_python "$sock" <<'PY' || fail "--idle-timeout 0 closed a connection"
+s = connect(5)
 time.sleep(1.5)
-s.sendall(struct.pack('<Q', 1))
-s.settimeout(5)
-if len(s.recv(24)) == 0:
+if info(s) != 1 << 20:
     raise SystemExit("closed")
 PY
 stop_devio || fail "devio did not end cleanly"

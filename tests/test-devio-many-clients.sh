@@ -7,20 +7,18 @@ source "$(dirname "$0")/devio-helpers.sh"
 
 clients=16
 chunk=$((256 << 10))
-img=$TEST_DIR/disk.img
-truncate -s $((clients * chunk)) "$img"
+new_image sparse $((clients * chunk))
 start_devio_tcp "$img"
-at="--tcp 127.0.0.1:$DEVIO_PORT"
 
 # An idle client first: it must not keep the others waiting.
-probe $at info sleep 4000 info >"$TEST_DIR/idle.out" &
+probe $DEVIO_AT info sleep 4000 info >"$TEST_DIR/idle.out" &
 idle=$!
 
 start=$SECONDS
 pids=()
 for i in $(seq 0 $((clients - 1))); do
 	random_file "$TEST_DIR/w$i" $chunk
-	probe $at info write $((i * chunk)) "$TEST_DIR/w$i" read $((i * chunk)) $chunk "$TEST_DIR/r$i" close \
+	probe $DEVIO_AT info write $((i * chunk)) "$TEST_DIR/w$i" read $((i * chunk)) $chunk "$TEST_DIR/r$i" close \
 		>"$TEST_DIR/out$i" 2>&1 &
 	pids+=($!)
 done

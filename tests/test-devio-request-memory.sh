@@ -9,16 +9,9 @@ source "$(dirname "$0")/devio-helpers.sh"
 requires python3
 
 sock=$TEST_DIR/devio.sock
-start_devio --unix "$sock" --buffer-size 32M --max-buffer-memory 64M memory:8M
-wait_for_path "$sock"
-python3 - "$sock" "$DEVIO_PID" <<'PY' || fail "request memory"
-import os, socket, struct, sys, time
+start_devio_unix "$sock" --buffer-size 32M --max-buffer-memory 64M memory:8M
+devio_python "$sock" "$DEVIO_PID" <<'PY' || fail "request memory"
 MiB = 1 << 20
-def connect():
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(sys.argv[1])
-    s.settimeout(10)
-    return s
 def rss():
     for line in open('/proc/%s/status' % sys.argv[2]):
         if line.startswith('VmRSS:'):
@@ -32,7 +25,7 @@ def dropped(s):
         return False
 # 4 GiB claims: past the per-request limit, dropped without an allocation.
 for _ in range(8):
-    s = connect()
+    s = connect(10)
     s.sendall(struct.pack('<QQQ', 3, 0, 4 << 30))
     if not dropped(s):
         raise SystemExit("a 4 GiB WRITE header was not dropped")
@@ -41,7 +34,7 @@ for _ in range(8):
 hogs = []
 chunk = os.urandom(MiB)
 for _ in range(12):
-    s = connect()
+    s = connect(10)
     s.sendall(struct.pack('<QQQ', 3, 0, 32 * MiB))
     s.settimeout(2)
     try:
@@ -58,23 +51,15 @@ for s in hogs:
     s.close()
 time.sleep(0.3)
 # A good client: a 1 MiB WRITE (code 3) then READ (code 2) round-trips.
-s = connect()
+s = connect(10)
 data = os.urandom(MiB)
-def recv_exact(n):
-    b = b''
-    while len(b) < n:
-        c = s.recv(n - len(b))
-        if not c:
-            raise SystemExit("the good client was closed")
-        b += c
-    return b
 s.sendall(struct.pack('<QQQ', 3, MiB, MiB) + data)
-errorno, length = struct.unpack('<QQ', recv_exact(16))
+errorno, length = struct.unpack('<QQ', recv_exact(s, 16))
 if errorno or length != MiB:
     raise SystemExit("WRITE errorno=%d length=%d" % (errorno, length))
 s.sendall(struct.pack('<QQQ', 2, MiB, MiB))
-errorno, length = struct.unpack('<QQ', recv_exact(16))
-if errorno or length != MiB or recv_exact(MiB) != data:
+errorno, length = struct.unpack('<QQ', recv_exact(s, 16))
+if errorno or length != MiB or recv_exact(s, MiB) != data:
     raise SystemExit("READ back differs")
 PY
 grep -q "request buffers are at their limit" "$DEVIO_LOG" || fail "no connection met the memory cap"

@@ -5,17 +5,13 @@ source "$(dirname "$0")/functions.sh"
 source "$(dirname "$0")/devio-helpers.sh"
 requires socat
 
-img=$TEST_DIR/disk.img
-random_file "$img" $((1 << 20))
+new_image random $((1 << 20))
 start_pty_pair
 
 # Bad settings are a usage error.
 expect_error "serial settings" 2 "$DEVIO" "$TEST_DIR/a:115200,9,X" "$img"
 
-start_devio "$TEST_DIR/a:115200,8,N,1" "$img"
-# devio flushes the line once it has set it up: talk only after that.
-for _ in $(seq 200); do grep -q "serving on" "$DEVIO_LOG" && break; sleep 0.05; done
-grep -q "serving on" "$DEVIO_LOG" || fail "devio did not start serving the line"
+start_devio_serial "$TEST_DIR/a:115200,8,N,1" "$img"
 random_file "$TEST_DIR/w" 100000
 expect_output "info size=1048576 alignment=1 flags=0x6
 write errorno=0 length=100000

@@ -7,13 +7,10 @@ source "$(dirname "$0")/functions.sh"
 source "$(dirname "$0")/devio-helpers.sh"
 
 name=imdisk-test-$$-$RANDOM
-img=$TEST_DIR/disk.img
-random_file "$img" $((2 << 20))
+new_image random $((2 << 20))
 on_cleanup "rm -f /dev/shm/$name /dev/shm/sem.${name}_Request /dev/shm/sem.${name}_Response"
 
-start_devio "shm:$name" "$img" 0 0 1 1M
-wait_for_path "/dev/shm/sem.${name}_Response"
-for _ in $(seq 100); do grep -q "serving on shared memory" "$DEVIO_LOG" && break; sleep 0.05; done
+start_devio_shm "$name" "$img" 0 0 1 1M
 [ "$(stat -c %s "/dev/shm/$name")" = $((1048576 + 4096)) ] || fail "section size is not buffer + 4096"
 
 random_file "$TEST_DIR/w" $((1 << 20))
@@ -71,8 +68,7 @@ wait $waiting || rc=$?
 expect_error "no server" 1 "$PROBE" --shm "$name" info
 
 # A new server takes the name over from the dead one.
-start_devio "shm:$name" "$img" 0 0 1 1M
-for _ in $(seq 100); do probe --shm "$name" alive 2>/dev/null | grep -q alive && break; sleep 0.05; done
+start_devio_shm "$name" "$img" 0 0 1 1M
 expect_output "info size=2097152 alignment=1 flags=0x6
 close" probe --shm "$name" info close
 

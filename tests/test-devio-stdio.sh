@@ -4,8 +4,7 @@
 source "$(dirname "$0")/functions.sh"
 source "$(dirname "$0")/devio-helpers.sh"
 
-img=$TEST_DIR/disk.img
-random_file "$img" $((1 << 20))
+new_image random $((1 << 20))
 random_file "$TEST_DIR/w" 5000
 expect_output "info size=1048576 alignment=1 flags=0x6
 write errorno=0 length=5000

@@ -8,18 +8,14 @@ source "$(dirname "$0")/devio-helpers.sh"
 sock=$TEST_DIR/devio.sock
 
 # The loosest umask still gives an owner-only socket.
-(umask 000; exec "$DEVIO" --unix "$sock" memory:1M 2>>"$DEVIO_LOG") &
-DEVIO_PID=$!
-on_cleanup "kill -KILL $DEVIO_PID 2>/dev/null; wait $DEVIO_PID 2>/dev/null"
+start_devio_with_umask 000 --unix "$sock" memory:1M
 wait_for_path "$sock"
 expect_eq 600 "$(stat -c %a "$sock")" "socket mode under umask 000"
 expect_output "info size=1048576 alignment=1 flags=0x6" probe --unix "$sock" info
 stop_devio || fail "devio did not end cleanly"
 
 # Widened on request, and served.
-(umask 000; exec "$DEVIO" --unix "$sock" --socket-mode 0660 memory:1M 2>>"$DEVIO_LOG") &
-DEVIO_PID=$!
-on_cleanup "kill -KILL $DEVIO_PID 2>/dev/null; wait $DEVIO_PID 2>/dev/null"
+start_devio_with_umask 000 --unix "$sock" --socket-mode 0660 memory:1M
 wait_for_path "$sock"
 expect_eq 660 "$(stat -c %a "$sock")" "socket mode with --socket-mode 0660"
 expect_output "info size=1048576 alignment=1 flags=0x6" probe --unix "$sock" info

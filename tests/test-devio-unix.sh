@@ -5,30 +5,27 @@
 source "$(dirname "$0")/functions.sh"
 source "$(dirname "$0")/devio-helpers.sh"
 
-img=$TEST_DIR/disk.img
-random_file "$img" $((2 << 20))
+new_image random $((2 << 20))
 sock=$TEST_DIR/devio.sock
 
-start_devio --unix "$sock" "$img"
-wait_for_path "$sock"
+start_devio_unix "$sock" "$img"
 [ -S "$sock" ] || fail "$sock is not a socket"
 random_file "$TEST_DIR/w" 8192
 expect_output "info size=2097152 alignment=1 flags=0x6
 write errorno=0 length=8192
 read errorno=0 length=8192
-close" probe --unix "$sock" info write 1000000 "$TEST_DIR/w" read 1000000 8192 "$TEST_DIR/r" close
+close" probe $DEVIO_AT info write 1000000 "$TEST_DIR/w" read 1000000 8192 "$TEST_DIR/r" close
 cmp "$TEST_DIR/w" "$TEST_DIR/r" || fail "data differs over the unix socket"
 
 # A second devio on the same live socket refuses, and leaves the first alone.
 expect_error "in use" 1 "$DEVIO" --unix "$sock" "$img"
-expect_output "info size=2097152 alignment=1 flags=0x6" probe --unix "$sock" info
+expect_output "info size=2097152 alignment=1 flags=0x6" probe $DEVIO_AT info
 
 # Killed: the socket file stays; the next devio replaces it.
 stop_devio KILL || true
 [ -S "$sock" ] || fail "expected a stale socket after SIGKILL"
-start_devio --unix "$sock" "$img"
-for _ in $(seq 100); do probe --unix "$sock" info >/dev/null 2>&1 && break; sleep 0.05; done
-expect_output "info size=2097152 alignment=1 flags=0x6" probe --unix "$sock" info
+start_devio_unix "$sock" "$img"
+expect_output "info size=2097152 alignment=1 flags=0x6" probe $DEVIO_AT info
 
 # A clean stop removes the socket.
 stop_devio || fail "devio exited with $?"

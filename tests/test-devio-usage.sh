@@ -4,8 +4,7 @@
 source "$(dirname "$0")/functions.sh"
 source "$(dirname "$0")/devio-helpers.sh"
 
-img=$TEST_DIR/disk.img
-truncate -s 1M "$img"
+new_image sparse 1M
 
 expect_exit 0 "$DEVIO" --help >/dev/null
 "$DEVIO" --help | grep -q -- "--cache=MODE" || fail "--help lists no --cache"

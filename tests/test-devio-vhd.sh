@@ -12,7 +12,6 @@ requires qemu-io
 
 MiB=$((1 << 20))
 sock=$TEST_DIR/devio.sock
-at="--unix $sock"
 
 # read_disk SIZE OUT: the whole served disk, in 8 MiB READs on one connection.
 read_disk() {
@@ -23,7 +22,7 @@ read_disk() {
 		args+=(read $((i * 8 * MiB)) $n "$TEST_DIR/part.$i")
 		i=$((i + 1))
 	done
-	probe $at "${args[@]}" >"$TEST_DIR/read.out" || fail "reading the disk failed: $(cat "$TEST_DIR/read.out")"
+	probe $DEVIO_AT "${args[@]}" >"$TEST_DIR/read.out" || fail "reading the disk failed: $(cat "$TEST_DIR/read.out")"
 	[ "$(grep -c 'errorno=0' "$TEST_DIR/read.out")" = "$i" ] || fail "READ failed: $(cat "$TEST_DIR/read.out")"
 	: >"$out"
 	for j in $(seq 0 $((i - 1))); do cat "$TEST_DIR/part.$j" >>"$out"; done
@@ -45,7 +44,7 @@ expect_eq "ok 3" "$(vhd_tool check "$vhd")" "the image made by qemu"
 # Reads: the size is the virtual disk's, no UNMAP or ZERO offered; every byte is qemu's.
 start_devio_unix "$sock" "$vhd"
 grep -q "dynamic VHD image" "$DEVIO_LOG" || fail "devio did not say it serves a dynamic VHD"
-expect_output "info size=$size alignment=1 flags=0x0" probe $at info
+expect_output "info size=$size alignment=1 flags=0x0" probe $DEVIO_AT info
 read_disk "$size" "$TEST_DIR/served"
 cmp "$TEST_DIR/served" "$raw" || fail "the served disk differs from qemu's raw copy"
 
@@ -58,12 +57,12 @@ for w in "${writes[@]}"; do
 	off=${w%%:*} len=${w##*:}
 	random_file "$TEST_DIR/w" "$len"
 	expect_output "write errorno=0 length=$len
-read errorno=0 length=$len" probe $at write "$off" "$TEST_DIR/w" read "$off" "$len" "$TEST_DIR/r"
+read errorno=0 length=$len" probe $DEVIO_AT write "$off" "$TEST_DIR/w" read "$off" "$len" "$TEST_DIR/r"
 	cmp "$TEST_DIR/w" "$TEST_DIR/r" || fail "write at $off did not read back"
 	dd if="$TEST_DIR/w" of="$raw" bs=1 seek="$off" conv=notrunc status=none
 done
 # A ZERO on an unallocated block allocates nothing; on an allocated one it zeroes.
-expect_output "zero errorno=0" probe $at zero "$((24 * MiB)):$MiB,$((5 * MiB)):4096"
+expect_output "zero errorno=0" probe $DEVIO_AT zero "$((24 * MiB)):$MiB,$((5 * MiB)):4096"
 dd if=/dev/zero of="$raw" bs=4096 seek=$((5 * 256)) count=1 conv=notrunc status=none
 read_disk "$size" "$TEST_DIR/served"
 cmp "$TEST_DIR/served" "$raw" || fail "the served disk differs from what was written"
@@ -85,7 +84,7 @@ start_devio_unix "$sock" -r "$vhd"
 random_file "$TEST_DIR/w" 4096
 expect_output "info size=$size alignment=1 flags=0x1
 write errorno=9 length=18446744073709551615
-read errorno=0 length=4096" probe $at info write $((30 * MiB)) "$TEST_DIR/w" read $((20 * MiB + 4096)) 4096 "$TEST_DIR/r"
+read errorno=0 length=4096" probe $DEVIO_AT info write $((30 * MiB)) "$TEST_DIR/w" read $((20 * MiB + 4096)) 4096 "$TEST_DIR/r"
 cmp "$TEST_DIR/r" <(dd if="$raw" bs=4096 skip=$((20 * 256 + 1)) count=1 status=none) || fail "read-only READ"
 stop_devio || fail "devio -r exited with $?"
 cmp "$vhd" "$TEST_DIR/before.vhd" || fail "the image changed under -r"
@@ -93,14 +92,14 @@ cmp "$vhd" "$TEST_DIR/before.vhd" || fail "the image changed under -r"
 # A window on the virtual disk: 3 MiB from 4 MiB.
 start_devio_unix "$sock" --offset 4M --size 3M "$vhd"
 expect_output "info size=$((3 * MiB)) alignment=1 flags=0x0
-read errorno=0 length=$((3 * MiB))" probe $at info read 0 $((3 * MiB)) "$TEST_DIR/r"
+read errorno=0 length=$((3 * MiB))" probe $DEVIO_AT info read 0 $((3 * MiB)) "$TEST_DIR/r"
 cmp "$TEST_DIR/r" <(dd if="$raw" bs=1M skip=4 count=3 status=none) || fail "the window's bytes"
 stop_devio || fail "devio exited with $?"
 
 # --raw: the file's own bytes, footer copy and all.
 start_devio_unix "$sock" --raw -r "$vhd"
 vsize=$(stat -c %s "$vhd")
-expect_output "info size=$vsize alignment=1 flags=0x1" probe $at info
+expect_output "info size=$vsize alignment=1 flags=0x1" probe $DEVIO_AT info
 read_disk "$vsize" "$TEST_DIR/served"
 cmp "$TEST_DIR/served" "$vhd" || fail "--raw does not serve the file's bytes"
 stop_devio || fail "devio --raw exited with $?"
@@ -136,7 +135,7 @@ truncate -s 600 "$bad" # the header is gone
 refuse "corrupt VHD.*outside the file"
 # --raw still serves a damaged one.
 start_devio_unix "$sock" --raw "$bad"
-expect_output "info size=600 alignment=1 flags=0x6" probe $at info
+expect_output "info size=600 alignment=1 flags=0x6" probe $DEVIO_AT info
 stop_devio || fail "devio --raw exited with $?"
 
 # A fixed VHD: the data, not the footer after it.
@@ -147,7 +146,7 @@ qemu-img convert -f vpc -O raw "$fixed" "$TEST_DIR/fixed.raw"
 fsize=$(stat -c %s "$TEST_DIR/fixed.raw")
 start_devio_unix "$sock" "$fixed"
 grep -q "fixed VHD image" "$DEVIO_LOG" || fail "devio did not say it serves a fixed VHD"
-expect_output "info size=$fsize alignment=1 flags=0x6" probe $at info
+expect_output "info size=$fsize alignment=1 flags=0x6" probe $DEVIO_AT info
 read_disk "$fsize" "$TEST_DIR/served"
 cmp "$TEST_DIR/served" "$TEST_DIR/fixed.raw" || fail "the fixed VHD's data"
 stop_devio || fail "devio exited with $?"

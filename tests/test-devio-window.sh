@@ -27,7 +27,7 @@ printf '\0\0' | dd of="$plain" bs=1 seek=510 conv=notrunc status=none
 # serve ARGS... -> "SIZE ALIGNMENT" and the first 4 KiB it serves in $TEST_DIR/first
 serve() {
 	start_devio_tcp "$@"
-	probe --tcp "127.0.0.1:$DEVIO_PORT" info read 0 4096 "$TEST_DIR/first" |
+	probe $DEVIO_AT info read 0 4096 "$TEST_DIR/first" |
 		sed -n 's/^info size=\([0-9]*\) alignment=\([0-9]*\).*/\1 \2/p'
 	stop_devio || fail "devio $* exited with $?"
 }
@@ -67,7 +67,7 @@ expect_error "past the end" 1 "$DEVIO" 0 "$img" 0 20000
 start_devio_tcp "$img" 2
 random_file "$TEST_DIR/w" 4096
 expect_output "write errorno=0 length=4096
-write errorno=22 length=18446744073709551615" probe --tcp "127.0.0.1:$DEVIO_PORT" \
+write errorno=22 length=18446744073709551615" probe $DEVIO_AT \
 	write 0 "$TEST_DIR/w" write $(((1 << 20) - 2048)) "$TEST_DIR/w"
 stop_devio || fail "devio exited with $?"
 cmp "$TEST_DIR/w" <(dd if="$img" bs=4096 skip=768 count=1 status=none) || fail "write not at 3 MiB"

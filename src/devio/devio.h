@@ -1,6 +1,8 @@
 /* devio's parts: one server (a disk and how to serve it) shared by every listener
- * kind.  main.c parses the command line and picks one listener; server.c speaks
- * IMDPROXY on any connected stream; shm.c on a shared-memory section. */
+ * kind.  main.c parses the command line and picks one listener; server.c is the
+ * server's lifecycle; request_handler.c answers one IMDPROXY request; session.c
+ * serves requests on any connected stream, accept.c on accepted connections;
+ * shm.c on a shared-memory section. */
 #ifndef IMDISK_DEVIO_DEVIO_H
 #define IMDISK_DEVIO_DEVIO_H
 
@@ -38,11 +40,9 @@ struct devio_server {
 	atomic_size_t buffer_memory;
 
 	/* Requests hold this for reading around each disk call; the shutdown holds it
-	 * for writing, so that no disk call is in progress when the disk is flushed. */
+	 * for writing, so that no disk call is in progress when the disk is flushed.
+	 * Disk calls of many sessions run at once: every disk takes parallel callers. */
 	pthread_rwlock_t disk_use;
-	/* Taken around each disk call when the disk does not allow parallel callers. */
-	pthread_mutex_t disk_serial;
-	bool serialize;
 
 	atomic_bool stopping;
 	int stop_fd; /* an eventfd, readable once stopping: sessions poll it */
@@ -65,7 +65,7 @@ enum devio_action {
 			 that a client retries the request elsewhere */
 };
 
-/* server.c */
+/* server.c: the lifecycle. */
 int devio_server_init(struct devio_server *server, struct vdisk *disk, uint64_t alignment,
 		      size_t buffer_size, bool writeback);
 /* Start stopping (from the signal thread): sessions end at their next wait. */
@@ -79,6 +79,7 @@ int devio_server_flush(struct devio_server *server);
  * flush's negative errno. */
 int devio_server_finish(struct devio_server *server, unsigned int grace_ms);
 
+/* request_handler.c: one request. */
 /* The INFO reply this server sends. */
 void devio_server_info(const struct devio_server *server, struct imdproxy_info *info);
 
@@ -93,17 +94,18 @@ enum devio_action devio_handle_request(struct devio_server *server,
 				       size_t *reply_size, size_t *reply_data, const void **view);
 void devio_view_end(struct devio_server *server);
 
-/* Serve sessions on one connected stream (in_fd and out_fd may be one descriptor)
- * until it closes.  With `sessions_per_stream` false the stream ends with its first
- * session (CLOSE); with true (a serial line) a CLOSE waits for the next session.
+/* session.c: serve sessions on one connected stream (in_fd and out_fd may be one
+ * descriptor) until it closes.  With `sessions_per_stream` false the stream ends
+ * with its first session (CLOSE); with true (a serial line) a CLOSE waits for the
+ * next session.
  * Returns 0 when the peer ended cleanly (CLOSE, or end of stream between requests)
  * or devio is stopping, a negative errno when the stream failed or the peer broke
  * the protocol (the connection is then dropped). */
 int devio_serve_stream(struct devio_server *server, int in_fd, int out_fd, const char *peer,
 		       bool sessions_per_stream);
 
-/* Serve connections accepted on these listening sockets, a thread for each, until
- * devio stops.  Returns 0 or a negative errno. */
+/* accept.c: serve connections accepted on these listening sockets, a thread for
+ * each, until devio stops.  Returns 0 or a negative errno. */
 int devio_accept_loop(struct devio_server *server, const int *fds, size_t count);
 
 /* listen_tcp.c: listen on `address` (NULL: the loopback addresses) and `port` (0:

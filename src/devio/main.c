@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/serial_port.h"
 #include "common/size.h"
+#include "common/trace.h"
 #include "devio/devio.h"
 
 #define EXIT_RUNTIME 1
@@ -117,6 +118,8 @@ static void print_help(void)
 	       "                          otherwise served as the virtual disk it holds)\n"
 	       "  -v, --verbose           log every request\n"
 	       "  -q, --quiet             log only warnings and errors\n"
+	       "  -D, --debug LIST        trace these areas of the data path (comma-separated:\n"
+	       "                          devio, or all; also IMDISK_DEBUG=LIST)\n"
 	       "  -h, --help              show this help\n"
 	       "  -V, --version           show the version\n"
 	       "\n"
@@ -274,6 +277,7 @@ static const struct option long_options[] = {
 	{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
 	{"max-buffer-memory", required_argument, NULL, OPT_MAX_BUFFER_MEMORY},
 	{"verbose", no_argument, NULL, 'v'},
+	{"debug", required_argument, NULL, 'D'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -325,7 +329,7 @@ static void parse_command_line(int argc, char **argv, struct config *config)
 	config->max_connections = DEVIO_DEFAULT_CONNECTIONS;
 	config->idle_timeout_s = DEVIO_DEFAULT_IDLE_TIMEOUT_S;
 
-	while ((opt = getopt_long(argc, argv, "rvqhV", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "rvqD:hV", long_options, NULL)) != -1) {
 		switch (opt) {
 		case 'r':
 			config->disk.read_only = true;
@@ -411,6 +415,10 @@ static void parse_command_line(int argc, char **argv, struct config *config)
 			break;
 		case 'q':
 			config->log_level = LOG_LEVEL_WARNING;
+			break;
+		case 'D':
+			if (trace_enable_list(optarg) < 0)
+				usage_error("bad trace list '%s' (known: %s)", optarg, trace_area_names());
 			break;
 		case 'h':
 			print_help();
@@ -610,8 +618,10 @@ int main(int argc, char **argv)
 	int r, status;
 
 	log_init("devio", LOG_LEVEL_INFO);
+	trace_enable_from_environment();
 	parse_command_line(argc, argv, &config);
-	log_set_level(config.log_level);
+	/* Trace lines are debug messages: asking for them means seeing them. */
+	log_set_level(trace_mask ? LOG_LEVEL_DEBUG : config.log_level);
 
 	/* Before any thread exists, so that every thread inherits the mask. */
 	sigemptyset(&signals);

@@ -1,5 +1,5 @@
 /* The IMDPROXY request handler: one decoded request against the served disk,
- * producing its reply.  Transports (stream sessions in server.c, shared memory
+ * producing its reply.  Transports (stream sessions in session.c, shared memory
  * in shm.c; an NBD server later) read requests and send replies around it; this
  * file knows nothing of streams. */
 #include <errno.h>
@@ -37,15 +37,11 @@ static int disk_begin(struct devio_server *server)
 		pthread_rwlock_unlock(&server->disk_use);
 		return -ECANCELED;
 	}
-	if (server->serialize)
-		pthread_mutex_lock(&server->disk_serial);
 	return 0;
 }
 
 static void disk_end(struct devio_server *server)
 {
-	if (server->serialize)
-		pthread_mutex_unlock(&server->disk_serial);
 	pthread_rwlock_unlock(&server->disk_use);
 }
 
@@ -93,8 +89,7 @@ static int serve_read(struct devio_server *server, const struct imdproxy_request
 	r = disk_begin(server);
 	if (r < 0)
 		return r;
-	/* A serialized disk is not held while a reply goes out. */
-	if (view && !server->serialize && (*view = vdisk_view(server->disk, (size_t)count, req->offset))) {
+	if (view && (*view = vdisk_view(server->disk, (size_t)count, req->offset))) {
 		*length = count;
 		return 0; /* the disk stays in use until devio_view_end */
 	}

@@ -19,6 +19,7 @@
 
 #include "common/endian.h"
 #include "common/log.h"
+#include "common/trace.h"
 #include "devio/devio.h"
 
 /* Leaves room for "/", the suffixes and the "sem." prefix within NAME_MAX. */
@@ -177,20 +178,29 @@ int devio_serve_shm(struct devio_server *server, const char *name, const char **
 		sequence = get_le64(t.map + IMDPROXY_SHM_REQUEST_SEQ_OFFSET);
 		/* 4096 bytes always hold a header; the data is where the layout says,
 		 * and a READ's data goes back to the same place. */
-		if (imdproxy_decode_request(t.map, IMDPROXY_SHM_HEADER_AREA, &req, &payload) < 0)
+		r = imdproxy_decode_request(t.map, IMDPROXY_SHM_HEADER_AREA, &req, &payload);
+		if (r < 0) {
+			/* Not answered: the client's wait for the response ends in its timeout. */
+			trace(TRACE_DEVIO, "shm: undecodable request header (code %llu) dropped: %d",
+			      (unsigned long long)get_le64(t.map), r);
+			r = 0;
 			continue;
+		}
 		log_debug("shm: %s offset %llu length %llu", imdproxy_code_name(req.code),
 			  (unsigned long long)req.offset, (unsigned long long)req.length);
 		action = devio_handle_request(server, &req, data, payload, data_size, reply,
 					      &reply_size, &reply_data, NULL);
-		if (action == DEVIO_DROP)
+		if (action == DEVIO_DROP) {
+			trace(TRACE_DEVIO, "shm: %s dropped unanswered: devio is stopping",
+			      imdproxy_code_name(req.code));
 			break;
+		}
 		put_le64(t.map + IMDPROXY_SHM_REPLY_SEQ_OFFSET, sequence);
 		if (action == DEVIO_CLOSE) {
 			if (server->writeback && (r = devio_server_flush(server)) < 0)
 				log_warning("shm: flush at the end of the session: %s", strerror(-r));
 			r = 0;
-			log_debug("shm: session closed");
+			trace(TRACE_DEVIO, "shm: session closed by the client");
 			continue;
 		}
 		memcpy(t.map, reply, reply_size);

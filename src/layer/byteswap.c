@@ -41,33 +41,37 @@ static uint64_t partner(const struct vdisk *disk, uint64_t offset)
 	return other < disk->size ? other : offset;
 }
 
+/* How a request splits where the byte pairs do: an odd first byte (head, 0 or 1),
+ * the whole pairs (middle), and a last byte without its partner (tail, 0 or 1). */
+struct pair_split {
+	size_t head, middle, tail;
+};
+
+static struct pair_split split_at_pairs(uint64_t offset, size_t len)
+{
+	struct pair_split split = {.head = (offset & 1) && len > 0};
+
+	split.middle = (len - split.head) & ~(size_t)1;
+	split.tail = len - split.head - split.middle;
+	return split;
+}
+
 static int byteswap_read(struct vdisk *disk, void *buf, size_t len, uint64_t offset)
 {
-	uint8_t *p = buf;
-	size_t middle;
-	int r;
+	struct pair_split split = split_at_pairs(offset, len);
+	uint8_t *middle = (uint8_t *)buf + split.head;
+	int r = 0;
 
-	if (offset & 1) {
-		r = vdisk_read(disk->lower, p, 1, partner(disk, offset));
-		if (r < 0)
-			return r;
-		p++;
-		offset++;
-		len--;
+	if (split.head)
+		r = vdisk_read(disk->lower, buf, 1, partner(disk, offset));
+	if (r == 0 && split.middle) {
+		r = vdisk_read(disk->lower, middle, split.middle, offset + split.head);
+		if (r == 0)
+			swap_copy(middle, middle, split.middle);
 	}
-	middle = len & ~(size_t)1;
-	if (middle) {
-		r = vdisk_read(disk->lower, p, middle, offset);
-		if (r < 0)
-			return r;
-		swap_copy(p, p, middle);
-		p += middle;
-		offset += middle;
-		len -= middle;
-	}
-	if (len)
-		return vdisk_read(disk->lower, p, 1, partner(disk, offset));
-	return 0;
+	if (r == 0 && split.tail)
+		r = vdisk_read(disk->lower, middle + split.middle, 1, partner(disk, offset + len - 1));
+	return r;
 }
 
 static int write_swapped(struct vdisk *disk, const uint8_t *src, size_t len, uint64_t offset)
@@ -98,30 +102,17 @@ static int write_swapped(struct vdisk *disk, const uint8_t *src, size_t len, uin
 
 static int byteswap_write(struct vdisk *disk, const void *buf, size_t len, uint64_t offset)
 {
-	const uint8_t *p = buf;
-	size_t middle;
-	int r;
+	struct pair_split split = split_at_pairs(offset, len);
+	const uint8_t *middle = (const uint8_t *)buf + split.head;
+	int r = 0;
 
-	if (offset & 1) {
-		r = vdisk_write(disk->lower, p, 1, partner(disk, offset));
-		if (r < 0)
-			return r;
-		p++;
-		offset++;
-		len--;
-	}
-	middle = len & ~(size_t)1;
-	if (middle) {
-		r = write_swapped(disk, p, middle, offset);
-		if (r < 0)
-			return r;
-		p += middle;
-		offset += middle;
-		len -= middle;
-	}
-	if (len)
-		return vdisk_write(disk->lower, p, 1, partner(disk, offset));
-	return 0;
+	if (split.head)
+		r = vdisk_write(disk->lower, buf, 1, partner(disk, offset));
+	if (r == 0 && split.middle)
+		r = write_swapped(disk, middle, split.middle, offset + split.head);
+	if (r == 0 && split.tail)
+		r = vdisk_write(disk->lower, middle + split.middle, 1, partner(disk, offset + len - 1));
+	return r;
 }
 
 /* Trim is advice: only the whole pairs inside the range are passed on. */
@@ -132,7 +123,7 @@ static int byteswap_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
 
 	if (end <= start)
 		return 0;
-	return vdisk_trim(disk->lower, start, end - start);
+	return vdisk_try_trim(disk->lower, start, end - start);
 }
 
 static int byteswap_zero(struct vdisk *disk, uint64_t offset, uint64_t len)
@@ -160,24 +151,16 @@ static int byteswap_zero(struct vdisk *disk, uint64_t offset, uint64_t len)
 	return 0;
 }
 
-static int byteswap_resize(struct vdisk *disk, uint64_t new_size)
-{
-	int r = vdisk_resize(disk->lower, new_size);
-
-	if (r == 0)
-		disk->size = disk->lower->size;
-	return r;
-}
-
+/* The bytes are never the lower disk's as they are: no view, and reads are
+ * swapped in place (never asynchronous).  Flush and resize pass through. */
 static const struct vdisk_ops byteswap_ops = {
 	.name = "byteswap",
 	.read = byteswap_read,
 	.write = byteswap_write,
-	.flush = layer_flush,
 	.trim = byteswap_trim,
 	.zero = byteswap_zero,
-	.resize = byteswap_resize,
-	.close = layer_close,
+	.view = layer_no_view,
+	.read_async = layer_no_read_async,
 };
 
 int layer_byteswap_open(struct vdisk *lower, struct vdisk **out)
@@ -186,7 +169,7 @@ int layer_byteswap_open(struct vdisk *lower, struct vdisk **out)
 
 	if (!lower)
 		return -EINVAL;
-	disk = layer_new(&byteswap_ops, lower, sizeof(*disk));
+	disk = layer_new(&byteswap_ops, lower, sizeof(struct layer));
 	if (!disk)
 		return -ENOMEM;
 	/* A trim passes on whole pairs only: its odd edges keep their bytes.  Reads

@@ -5,22 +5,6 @@
 
 #include <errno.h>
 
-static int readonly_read(struct vdisk *disk, void *buf, size_t len, uint64_t offset)
-{
-	return vdisk_read(disk->lower, buf, len, offset);
-}
-
-static int readonly_read_async(struct vdisk *disk, size_t len, uint64_t offset, vdisk_read_done_fn done,
-			   void *opaque)
-{
-	return vdisk_read_async(disk->lower, len, offset, done, opaque);
-}
-
-static const void *readonly_view(struct vdisk *disk, size_t len, uint64_t offset)
-{
-	return vdisk_view(disk->lower, len, offset);
-}
-
 static int readonly_write(struct vdisk *disk, const void *buf, size_t len, uint64_t offset)
 {
 	(void)disk;
@@ -45,18 +29,13 @@ static int readonly_resize(struct vdisk *disk, uint64_t new_size)
 	return -EROFS;
 }
 
+/* Reads, views and flushes pass through. */
 static const struct vdisk_ops readonly_ops = {
 	.name = "readonly",
-	.read = readonly_read,
-	.read_async = readonly_read_async,
-	.view = readonly_view,
-	.view_end = layer_view_end,
 	.write = readonly_write,
-	.flush = layer_flush,
 	.trim = readonly_discard,
 	.zero = readonly_discard,
 	.resize = readonly_resize,
-	.close = layer_close,
 };
 
 int layer_readonly_open(struct vdisk *lower, struct vdisk **out)
@@ -65,7 +44,7 @@ int layer_readonly_open(struct vdisk *lower, struct vdisk **out)
 
 	if (!lower)
 		return -EINVAL;
-	disk = layer_new(&readonly_ops, lower, sizeof(*disk));
+	disk = layer_new(&readonly_ops, lower, sizeof(struct layer));
 	if (!disk)
 		return -ENOMEM;
 	/* Nothing can be trimmed or zeroed: do not let a frontend advertise it. */

@@ -5,7 +5,7 @@
 #include <errno.h>
 
 struct window_layer {
-	struct vdisk disk;
+	struct layer layer;
 	uint64_t offset; /* where the window starts on the lower disk */
 };
 
@@ -37,7 +37,7 @@ static int window_write(struct vdisk *disk, const void *buf, size_t len, uint64_
 
 static int window_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
 {
-	return vdisk_trim(disk->lower, lower_offset(disk, offset), len);
+	return vdisk_try_trim(disk->lower, lower_offset(disk, offset), len);
 }
 
 static int window_zero(struct vdisk *disk, uint64_t offset, uint64_t len)
@@ -45,18 +45,17 @@ static int window_zero(struct vdisk *disk, uint64_t offset, uint64_t len)
 	return vdisk_zero(disk->lower, lower_offset(disk, offset), len);
 }
 
-/* No resize: a window's end is a partition boundary or a size the user gave. */
+/* Every operation with an offset moves it; flush and view_end pass through.  No
+ * resize: a window's end is a partition boundary or a size the user gave. */
 static const struct vdisk_ops window_ops = {
 	.name = "window",
 	.read = window_read,
 	.read_async = window_read_async,
 	.view = window_view,
-	.view_end = layer_view_end,
 	.write = window_write,
-	.flush = layer_flush,
 	.trim = window_trim,
 	.zero = window_zero,
-	.close = layer_close,
+	.resize = layer_no_resize,
 };
 
 int layer_window_open(struct vdisk *lower, uint64_t offset, uint64_t size, struct vdisk **out)
@@ -69,7 +68,7 @@ int layer_window_open(struct vdisk *lower, uint64_t offset, uint64_t size, struc
 	if (!window)
 		return -ENOMEM;
 	window->offset = offset;
-	window->disk.size = size;
-	*out = &window->disk;
+	window->layer.disk.size = size;
+	*out = &window->layer.disk;
 	return 0;
 }

@@ -32,10 +32,14 @@ int vdisk_write(struct vdisk *disk, const void *buf, size_t len, uint64_t offset
 
 int vdisk_flush(struct vdisk *disk)
 {
-	return disk->ops->flush ? disk->ops->flush(disk) : 0;
+	/* A disk without VDISK_CAN_FLUSH keeps nothing that a flush would make
+	 * durable: its op (if any) is not called. */
+	if (!(disk->flags & VDISK_CAN_FLUSH) || !disk->ops->flush)
+		return 0;
+	return disk->ops->flush(disk);
 }
 
-int vdisk_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
+int vdisk_try_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
 {
 	int r = vdisk_check_range(disk, offset, len);
 
@@ -43,7 +47,13 @@ int vdisk_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
 		return r;
 	if (disk->flags & VDISK_READ_ONLY)
 		return -EROFS;
-	r = disk->ops->trim ? disk->ops->trim(disk, offset, len) : 0;
+	return disk->ops->trim ? disk->ops->trim(disk, offset, len) : -EOPNOTSUPP;
+}
+
+int vdisk_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
+{
+	int r = vdisk_try_trim(disk, offset, len);
+
 	return r == -EOPNOTSUPP ? 0 : r;
 }
 

@@ -10,7 +10,7 @@
 #define VDISK_READ_ONLY 0x01u  /* writes, trims and zeroes fail with -EROFS */
 #define VDISK_CAN_TRIM 0x02u   /* trim really frees space (else it is a no-op) */
 #define VDISK_CAN_ZERO 0x04u   /* zero is done natively (else by writing zeroes) */
-#define VDISK_CAN_FLUSH 0x08u  /* flush means something (else it is a no-op) */
+#define VDISK_CAN_FLUSH 0x08u  /* flush means something (else vdisk_flush does nothing) */
 #define VDISK_PARALLEL 0x10u   /* callers may issue requests from several threads at once */
 #define VDISK_TRIM_ZEROES 0x20u /* a trim leaves zeroes behind (it punches holes) */
 #define VDISK_ASYNC_READ 0x40u  /* read_async may start reads (it can still say no) */
@@ -59,11 +59,15 @@ struct vdisk {
 /* The entry points: range-checked (-EINVAL past the end, -EROFS on a read-only
  * disk), then passed to the ops.  Missing or unsupported ops fall back: flush and
  * trim (advice: the contents no longer matter) succeed doing nothing, zero writes
- * zeroes. */
+ * zeroes.  Flush calls the op only on a disk with VDISK_CAN_FLUSH. */
 int vdisk_read(struct vdisk *disk, void *buf, size_t len, uint64_t offset);
 int vdisk_write(struct vdisk *disk, const void *buf, size_t len, uint64_t offset);
 int vdisk_flush(struct vdisk *disk);
 int vdisk_trim(struct vdisk *disk, uint64_t offset, uint64_t len);
+/* vdisk_trim that says -EOPNOTSUPP where the disk cannot trim (instead of
+ * succeeding): what a layer passes a trim on with, so that vdisk_punch on the
+ * layer still zeroes where the disk underneath cannot trim. */
+int vdisk_try_trim(struct vdisk *disk, uint64_t offset, uint64_t len);
 int vdisk_zero(struct vdisk *disk, uint64_t offset, uint64_t len);
 /* The range must read back as zeroes, and its space goes back where the disk can:
  * a trim where it leaves zeroes (VDISK_TRIM_ZEROES), else a zero.  What the loop

@@ -62,6 +62,29 @@ static void test_info(void **state)
 	assert_int_equal(reply.info.req_alignment, 1);
 }
 
+/* INFO's flags say what the disk's flags say: UNMAP only with VDISK_CAN_TRIM,
+ * ZERO only with VDISK_CAN_ZERO, and on a read-only disk RO and nothing else. */
+static void test_info_flags(void **state)
+{
+	struct imdproxy_info info;
+	uint32_t flags = server.disk->flags;
+
+	(void)state;
+	assert_true((flags & (VDISK_CAN_TRIM | VDISK_CAN_ZERO)) == (VDISK_CAN_TRIM | VDISK_CAN_ZERO));
+	devio_server_info(&server, &info);
+	assert_int_equal(info.flags, IMDPROXY_FLAG_SUPPORTS_UNMAP | IMDPROXY_FLAG_SUPPORTS_ZERO);
+	server.disk->flags = flags & ~VDISK_CAN_TRIM;
+	devio_server_info(&server, &info);
+	assert_int_equal(info.flags, IMDPROXY_FLAG_SUPPORTS_ZERO);
+	server.disk->flags = flags & ~VDISK_CAN_ZERO;
+	devio_server_info(&server, &info);
+	assert_int_equal(info.flags, IMDPROXY_FLAG_SUPPORTS_UNMAP);
+	server.disk->flags = flags | VDISK_READ_ONLY;
+	devio_server_info(&server, &info);
+	assert_int_equal(info.flags, IMDPROXY_FLAG_RO);
+	server.disk->flags = flags;
+}
+
 static void test_write_read(void **state)
 {
 	struct imdproxy_request w = {.code = IMDPROXY_REQ_WRITE, .offset = 4096, .length = 1000};
@@ -144,6 +167,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_info),
+		cmocka_unit_test(test_info_flags),
 		cmocka_unit_test(test_write_read),
 		cmocka_unit_test(test_zero),
 		cmocka_unit_test(test_out_of_range),

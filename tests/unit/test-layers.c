@@ -1,5 +1,7 @@
 /* Layers over a RAM disk: window offsets and bounds, read-only, byte swap (round
- * trip, the swapped bytes underneath, odd edges, the caller's buffer untouched). */
+ * trip, the swapped bytes underneath, odd edges, the caller's buffer untouched);
+ * over a disk that records its calls: the ops a layer does not define pass to the
+ * lower disk, and a layer's flush follows the lower disk's VDISK_CAN_FLUSH. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 
 #include "backend/backend.h"
 #include "layer/layer.h"
+#include "recording-disk.h"
 
 #define MiB (1024u * 1024u)
 
@@ -218,6 +221,134 @@ static void test_stack(void **state)
 	vdisk_close(disk);
 }
 
+#define ALL_FLAGS (VDISK_CAN_TRIM | VDISK_CAN_ZERO | VDISK_CAN_FLUSH | VDISK_PARALLEL | VDISK_ASYNC_READ)
+
+/* Read-only defines only its refusals: reads, views, asynchronous reads, flush
+ * and close reach the lower disk untouched. */
+static void test_readonly_passes_through(void **state)
+{
+	unsigned closed = 0;
+	struct recorder *rec = recorder_new(ALL_FLAGS, &closed);
+	struct vdisk *disk;
+	uint8_t buf[16];
+
+	(void)state;
+	assert_int_equal(layer_readonly_open(&rec->disk, &disk), 0);
+	assert_string_equal(disk->ops->name, "readonly");
+	assert_int_equal(vdisk_read(disk, buf, sizeof(buf), 700), 0);
+	assert_int_equal(rec->reads, 1);
+	assert_int_equal(rec->last_offset, 700);
+	assert_ptr_equal(vdisk_view(disk, 16, 800), rec->bytes);
+	assert_int_equal(rec->last_offset, 800);
+	vdisk_view_end(disk);
+	assert_int_equal(rec->view_ends, 1);
+	assert_int_equal(vdisk_read_async(disk, 16, 900, no_done, NULL), -EAGAIN);
+	assert_int_equal(rec->async_reads, 1);
+	assert_int_equal(rec->last_offset, 900);
+	assert_int_equal(vdisk_flush(disk), RECORDER_FLUSH_RESULT);
+	assert_int_equal(rec->flushes, 1);
+	/* What it changes never reaches the lower disk. */
+	assert_int_equal(disk->ops->write(disk, buf, sizeof(buf), 0), -EROFS);
+	assert_int_equal(disk->ops->trim(disk, 0, 512), -EROFS);
+	assert_int_equal(disk->ops->zero(disk, 0, 512), -EROFS);
+	assert_int_equal(vdisk_resize(disk, 2 * MiB), -EROFS);
+	assert_int_equal(rec->writes + rec->trims + rec->zeroes + rec->resizes, 0);
+	vdisk_close(disk);
+	assert_int_equal(closed, 1);
+}
+
+/* A window moves every offset; flush, view_end and close pass as they are, and
+ * a resize does not pass at all. */
+static void test_window_passes_through(void **state)
+{
+	unsigned closed = 0;
+	struct recorder *rec = recorder_new(ALL_FLAGS, &closed);
+	struct vdisk *disk;
+
+	(void)state;
+	assert_int_equal(layer_window_open(&rec->disk, 4096, 65536, &disk), 0);
+	assert_ptr_equal(vdisk_view(disk, 16, 100), rec->bytes);
+	assert_int_equal(rec->last_offset, 4096 + 100);
+	vdisk_view_end(disk);
+	assert_int_equal(rec->view_ends, 1);
+	assert_int_equal(vdisk_read_async(disk, 16, 200, no_done, NULL), -EAGAIN);
+	assert_int_equal(rec->last_offset, 4096 + 200);
+	assert_int_equal(vdisk_flush(disk), RECORDER_FLUSH_RESULT);
+	assert_int_equal(rec->flushes, 1);
+	assert_int_equal(vdisk_resize(disk, 2 * MiB), -EOPNOTSUPP);
+	assert_int_equal(rec->resizes, 0);
+	vdisk_close(disk);
+	assert_int_equal(closed, 1);
+}
+
+/* Byte swap passes flush and resize (following the new size) on, and never a
+ * view or an asynchronous read: those bytes would come unswapped. */
+static void test_byteswap_passes_through(void **state)
+{
+	unsigned closed = 0;
+	struct recorder *rec = recorder_new(ALL_FLAGS, &closed);
+	struct vdisk *disk;
+
+	(void)state;
+	assert_int_equal(layer_byteswap_open(&rec->disk, &disk), 0);
+	assert_int_equal(vdisk_flush(disk), RECORDER_FLUSH_RESULT);
+	assert_int_equal(rec->flushes, 1);
+	assert_int_equal(vdisk_resize(disk, 3 * MiB), 0);
+	assert_int_equal(rec->resizes, 1);
+	assert_int_equal(disk->size, 3 * MiB);
+	assert_null(vdisk_view(disk, 16, 0));
+	assert_int_equal(vdisk_read_async(disk, 16, 0, no_done, NULL), -EOPNOTSUPP);
+	assert_int_equal(rec->views + rec->async_reads, 0);
+	vdisk_close(disk);
+	assert_int_equal(closed, 1);
+}
+
+/* A punch through a layer, on a disk whose trim leaves zeroes but that cannot
+ * trim this range after all (a file system without holes): the layer passes the
+ * trim's "cannot" up, so the punch zeroes instead of doing nothing. */
+static void test_punch_through_layers_zeroes_when_trim_cannot(void **state)
+{
+	unsigned closed = 0;
+	struct recorder *rec = recorder_new(ALL_FLAGS | VDISK_TRIM_ZEROES, &closed);
+	struct vdisk *window;
+
+	(void)state;
+	rec->trim_result = -EOPNOTSUPP;
+	assert_int_equal(layer_window_open(&rec->disk, 4096, 65536, &window), 0);
+	assert_int_equal(vdisk_punch(window, 512, 1024), 0);
+	assert_int_equal(rec->trims, 1);
+	assert_int_equal(rec->zeroes, 1);
+	assert_int_equal(rec->last_offset, 4096 + 512);
+	/* A plain trim is advice: "cannot" is success, through the layer too. */
+	assert_int_equal(vdisk_trim(window, 512, 1024), 0);
+	assert_int_equal(rec->trims, 2);
+	assert_int_equal(rec->zeroes, 1);
+	/* And a trim that works is a punch's whole work. */
+	rec->trim_result = 0;
+	assert_int_equal(vdisk_punch(window, 2048, 512), 0);
+	assert_int_equal(rec->trims, 3);
+	assert_int_equal(rec->zeroes, 1);
+	vdisk_close(window);
+	assert_int_equal(closed, 1);
+}
+
+/* A layer has the lower disk's flags: without VDISK_CAN_FLUSH below, a flush of
+ * the layer reaches no op. */
+static void test_flush_follows_lower_flags(void **state)
+{
+	unsigned closed = 0;
+	struct recorder *rec = recorder_new(ALL_FLAGS & ~VDISK_CAN_FLUSH, &closed);
+	struct vdisk *disk;
+
+	(void)state;
+	assert_int_equal(layer_window_open(&rec->disk, 0, MiB, &disk), 0);
+	assert_false(disk->flags & VDISK_CAN_FLUSH);
+	assert_int_equal(vdisk_flush(disk), 0);
+	assert_int_equal(rec->flushes, 0);
+	vdisk_close(disk);
+	assert_int_equal(closed, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -229,6 +360,11 @@ int main(void)
 		cmocka_unit_test(test_byteswap_odd_edges),
 		cmocka_unit_test(test_byteswap_large),
 		cmocka_unit_test(test_stack),
+		cmocka_unit_test(test_readonly_passes_through),
+		cmocka_unit_test(test_window_passes_through),
+		cmocka_unit_test(test_byteswap_passes_through),
+		cmocka_unit_test(test_flush_follows_lower_flags),
+		cmocka_unit_test(test_punch_through_layers_zeroes_when_trim_cannot),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
