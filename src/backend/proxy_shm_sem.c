@@ -31,6 +31,8 @@
  * is armed only around the few instructions that touch the semaphore word. */
 #include "backend/proxy_internal.h"
 
+#include <semaphore.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
