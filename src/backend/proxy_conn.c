@@ -11,11 +11,6 @@
 #define INFO_FLAGS_THAT_MATTER \
 	(IMDPROXY_FLAG_RO | IMDPROXY_FLAG_SUPPORTS_UNMAP | IMDPROXY_FLAG_SUPPORTS_ZERO)
 
-const struct caller_identity *proxy_link_identity(const struct proxy_link *link)
-{
-	return link->has_identity ? &link->identity : NULL;
-}
-
 int proxy_conn_info(struct proxy_conn *conn, struct imdproxy_info *info, int timeout_ms)
 {
 	uint8_t request[IMDPROXY_INFO_REQUEST_SIZE];

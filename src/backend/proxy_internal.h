@@ -1,33 +1,42 @@
-/* The IMDPROXY client's layers, each depending only on the ones above it here:
+/* The IMDPROXY client's layers.  Each file calls only files of the layers
+ * before it in this list (and common/); nothing calls back up, and no layer but
+ * 5 knows a stream from a shared-memory section.
  *
- *   1. Connection: one link to the server (stream or shared memory) behind one
- *      small table of operations, struct proxy_conn_ops; the layers below never
- *      ask which kind it is.
- *        proxy_conn.c     opens a checked connection (INFO must show the same
- *                         disk), closes one, exchanges INFO; the creator's
- *                         identity for connects and attaches
- *        proxy_stream.c   the byte-stream connection (socket or tty), on
- *                         common/stream_io.h and common/deadline.h
- *        proxy_shm.c      the shared-memory connection (docs/imdproxy-shm.md)
- *        proxy_shm_sem.c  its semaphores, mapped under a fault guard
- *   2. Pool: connections for requests that wait for their reply: acquire,
- *      release, reconnect, give up.  The struct is the pool's alone.
- *        proxy_pool.c     the pool; when to reconnect and when to give up is
- *                         reconnect_policy.c (reconnect_policy.h), a piece of
- *                         its own that any client of a remote disk can use
+ *   1. Connection: one link to the server behind one small table of
+ *      operations (struct proxy_conn_ops: open, send, receive a reply, close,
+ *      looks_dead).
+ *        proxy_shm_sem.c  exports proxy_shm_sem_*: the server's semaphores,
+ *                         mapped under a fault guard
+ *        proxy_shm.c      exports proxy_shm_ops, proxy_shm_names: the
+ *                         shared-memory connection (docs/imdproxy-shm.md)
+ *        proxy_stream.c   exports proxy_stream_ops, proxy_stream_adopt,
+ *                         proxy_stream_reader: the byte-stream connection
+ *                         (socket or tty), on common/stream_io.h and
+ *                         common/deadline.h
+ *        proxy_conn.c     exports proxy_conn_open (a connection checked by INFO
+ *                         to reach the same disk), proxy_conn_info,
+ *                         proxy_conn_shut, proxy_conn_max_transfer; through the
+ *                         ops alone, never naming the files above
+ *   2. Pool: connections for requests that wait for their reply.
+ *        reconnect_policy.c  exports reconnect_policy_*, reconnect_backoff_*
+ *                         (reconnect_policy.h): when to reconnect and when to
+ *                         give up, for any client of a remote disk
+ *        proxy_pool.c     exports proxy_pool_* (acquire, release, recovered,
+ *                         may_retry, mark_lost, may_add_connection, connected);
+ *                         struct proxy_pool is its own, opaque to the others
  *   3. Requests: one READ, WRITE, UNMAP or ZERO run to its end on the pool
  *      (split to the largest transfer, retried on a new connection while the
  *      reconnect window lasts).
- *        proxy_request.c
- *   4. Pipeline: READs pipelined on connections of their own, answered by a
- *      reader thread each; asks the pool through its functions, and hands the
- *      reads of a broken pipe to layer 3.
- *        proxy_pipeline.c
- *   5. The vdisk: backend_proxy_open picks the connection kind, makes the pool
- *      and the pipeline, and maps the vdisk operations onto layers 3 and 4.
- *        proxy.c
- *
- * Nothing calls upwards: no callback crosses from a lower layer to a higher one. */
+ *        proxy_request.c  exports proxy_request_run, proxy_request_read
+ *   4. Pipeline: READs pipelined on stream connections of their own, answered
+ *      by a reader thread each; asks the pool through its functions and hands
+ *      the reads of a broken pipe to layer 3.
+ *        proxy_pipeline.c exports proxy_pipeline_* (struct proxy_pipeline opaque)
+ *   5. The vdisk.
+ *        proxy.c          exports backend_proxy_open, backend_proxy_connected:
+ *                         picks the connection kind (once), makes the pool and
+ *                         the pipeline, maps the vdisk operations onto 3 and 4
+ */
 #ifndef IMDISK_BACKEND_PROXY_INTERNAL_H
 #define IMDISK_BACKEND_PROXY_INTERNAL_H
 
@@ -121,9 +130,13 @@ enum exchange_state {
 	EXCHANGE_CORRUPT, /* the server broke the protocol: give up */
 };
 
-/* proxy_conn.c */
 /* The creator's identity for caller_identity_run (NULL: the process's own). */
-const struct caller_identity *proxy_link_identity(const struct proxy_link *link);
+static inline const struct caller_identity *proxy_link_identity(const struct proxy_link *link)
+{
+	return link->has_identity ? &link->identity : NULL;
+}
+
+/* proxy_conn.c */
 /* INFO on a fresh connection, its reply waited for timeout_ms. */
 int proxy_conn_info(struct proxy_conn *conn, struct imdproxy_info *info, int timeout_ms);
 /* A new connection (link->ops->open), checked by INFO to reach the same disk
