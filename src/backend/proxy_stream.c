@@ -47,8 +47,6 @@ static int socket_set_timeout(struct proxy_conn *conn, int timeout_ms)
  * -EPIPE when the server closed the stream. */
 static ssize_t recv_some(struct proxy_conn *conn, struct iovec *iov, int iovcnt, int timeout_ms)
 {
-	struct timespec deadline = deadline_after_ms((unsigned int)(timeout_ms > 0 ? timeout_ms : 0));
-
 	for (;;) {
 		ssize_t n;
 
@@ -63,6 +61,8 @@ static ssize_t recv_some(struct proxy_conn *conn, struct iovec *iov, int iovcnt,
 		} else {
 			n = readv(conn->fd, iov, iovcnt);
 			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+				/* Each wait gets the whole timeout: silence, not slowness, fails. */
+				struct timespec deadline = deadline_after_ms((unsigned int)(timeout_ms > 0 ? timeout_ms : 0));
 				struct pollfd pfd = { .fd = conn->fd, .events = POLLIN };
 				int r = deadline_poll(&pfd, 1, &deadline);
 				if (r < 0)
