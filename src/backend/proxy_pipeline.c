@@ -10,10 +10,16 @@
  * takes several requests per wake-up.
  *
  * Only READs, which can be sent again.  Writes, trims and zeroes keep their
- * exchange on the pool (proxy.c), where a write is retried from the request it
- * still holds.  A pipe whose stream breaks hands its pending reads to that path
- * (proxy_read: reconnection and retry); a silent one fails them with EIO once
- * the oldest has waited the disk's timeout, as a waiting read would.
+ * exchange on the pool (proxy_request.c), where a write is retried from the
+ * request it still holds.  A pipe whose stream breaks hands its pending reads to
+ * that path (proxy_request_read: reconnection and retry); a silent one fails
+ * them with EIO once the oldest has waited the disk's timeout, as a waiting read
+ * would.
+ *
+ * Layer 4 of the client (proxy_internal.h): it asks the pool (whether another
+ * connection may be opened; that the server is lost) through the pool's
+ * functions, opens its connections through layer 1 and reads replies with a
+ * common/stream_io.h reader.
  *
  * Pipes need connections of their own: a server reached through the connect
  * callback that takes more than one client.  Otherwise (a passed descriptor
@@ -27,10 +33,13 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/deadline.h"
+#include "common/trace.h"
+
 #define PROXY_PIPES 2u
 #define PROXY_PIPE_DEPTH 32u
 /* After a pipe could not be opened, reads wait on the pool this long. */
-#define PROXY_PIPE_RETRY_MS 1000
+#define PROXY_PIPE_RETRY_MS 1000u
 /* How often a reader with nothing to read looks at the clock and at stop. */
 #define PROXY_PIPE_TICK_MS 100
 /* Read ahead beyond the largest reply. */
@@ -45,7 +54,7 @@ struct pipe_read {
 };
 
 struct proxy_pipe {
-	struct proxy_disk *proxy;
+	struct proxy_pipeline *pipeline;
 	pthread_mutex_t lock;  /* everything below; held while sending, so the queue
 				* is in the order of the stream */
 	struct proxy_conn conn; /* fd -1: closed */
@@ -57,7 +66,19 @@ struct proxy_pipe {
 	unsigned int head, count;
 	/* The reader's alone. */
 	uint8_t *buf;
-	size_t buf_size, start, end; /* received bytes are buf[start, end) */
+	size_t buf_size;
+	struct stream_reader in;
+};
+
+struct proxy_pipeline {
+	struct proxy_link *link;
+	struct proxy_pool *pool; /* asked, never looked into */
+	pthread_mutex_t lock;    /* picking and opening pipes */
+	struct proxy_pipe *pipes;
+	unsigned int pipe_count;
+	bool refused;              /* the server takes no extra connection: for good */
+	struct timespec retry;     /* no new pipe before this (after a failure) */
+	unsigned int next_pipe;
 };
 
 enum pipe_end {
@@ -67,7 +88,8 @@ enum pipe_end {
 };
 
 /* A read that waits on the pool, answered like a pipelined one. */
-static void read_waiting(struct proxy_disk *proxy, const struct pipe_read *rd, const uint8_t *got, size_t got_len)
+static void read_waiting(struct proxy_pipeline *pipeline, const struct pipe_read *rd, const uint8_t *got,
+			 size_t got_len)
 {
 	uint8_t *buf = malloc(rd->len);
 	int r = -EIO;
@@ -75,50 +97,40 @@ static void read_waiting(struct proxy_disk *proxy, const struct pipe_read *rd, c
 	if (buf) {
 		if (got_len)
 			memcpy(buf, got, got_len);
-		r = proxy_read(&proxy->disk, buf + got_len, rd->len - got_len, rd->offset + got_len);
+		r = proxy_request_read(pipeline->pool, pipeline->link, buf + got_len, rd->len - got_len,
+				       rd->offset + got_len);
 	}
 	rd->done(rd->opaque, r, r == 0 ? buf : NULL, r == 0 ? rd->len : 0);
 	free(buf);
 }
 
-/* Makes at least `want` received bytes available at buf + start. */
+/* Makes at least `want` received bytes available at the reader's start: 0, or
+ * how the pipe ends. */
 static int pipe_fill(struct proxy_pipe *pipe, size_t want)
 {
-	if (pipe->end - pipe->start >= want)
-		return 0;
-	if (pipe->buf_size - pipe->start < want) {
-		memmove(pipe->buf, pipe->buf + pipe->start, pipe->end - pipe->start);
-		pipe->end -= pipe->start;
-		pipe->start = 0;
-	}
-	while (pipe->end - pipe->start < want) {
-		struct iovec iov = { .iov_base = pipe->buf + pipe->end, .iov_len = pipe->buf_size - pipe->end };
-		ssize_t n = proxy_recv_some(&pipe->conn, &iov, 1, PROXY_PIPE_TICK_MS);
+	for (;;) {
+		struct timespec tick = deadline_after_ms(PROXY_PIPE_TICK_MS);
+		int r = stream_reader_fill(&pipe->in, want, &tick);
+		int end = 0;
 
-		if (n == -ETIMEDOUT) {
-			int end = 0;
-
-			pthread_mutex_lock(&pipe->lock);
-			if (pipe->stopping)
-				end = PIPE_STOPPED;
-			else if (pipe->count && proxy_ms_until(&pipe->queue[pipe->head].deadline) == 0)
-				end = PIPE_SILENT;
-			pthread_mutex_unlock(&pipe->lock);
-			if (end)
-				return end;
-			continue;
-		}
-		if (n < 0)
-			return PIPE_BROKEN;
-		pipe->end += (size_t)n;
+		if (r == 1)
+			return 0;
+		if (r != -ETIMEDOUT)
+			return PIPE_BROKEN; /* closed, reset, or out of step */
+		pthread_mutex_lock(&pipe->lock);
+		if (pipe->stopping)
+			end = PIPE_STOPPED;
+		else if (pipe->count && deadline_passed(&pipe->queue[pipe->head].deadline))
+			end = PIPE_SILENT;
+		pthread_mutex_unlock(&pipe->lock);
+		if (end)
+			return end;
 	}
-	return 0;
 }
 
 /* Takes one reply off the stream and answers its read: 0, or how the pipe ends. */
 static int pipe_reply(struct proxy_pipe *pipe)
 {
-	struct proxy_disk *proxy = pipe->proxy;
 	struct imdproxy_request sent = { .code = IMDPROXY_REQ_READ };
 	struct imdproxy_reply reply;
 	struct pipe_read rd;
@@ -131,23 +143,22 @@ static int pipe_reply(struct proxy_pipe *pipe)
 	pthread_mutex_lock(&pipe->lock);
 	if (pipe->count == 0) {
 		pthread_mutex_unlock(&pipe->lock);
-		return PIPE_BROKEN; /* bytes nobody asked for: out of step */
+		trace(TRACE_PROXY, "pipe: a reply nobody asked for: out of step");
+		return PIPE_BROKEN;
 	}
 	rd = pipe->queue[pipe->head];
 	pthread_mutex_unlock(&pipe->lock);
 	sent.offset = rd.offset;
 	sent.length = rd.len;
-	if (imdproxy_decode_reply(IMDPROXY_REQ_READ, pipe->buf + pipe->start, IMDPROXY_READ_REPLY_SIZE, &sent, &reply,
-				  &payload) < 0)
+	if (imdproxy_decode_reply(IMDPROXY_REQ_READ, pipe->in.buf + pipe->in.start, IMDPROXY_READ_REPLY_SIZE, &sent,
+				  &reply, &payload) < 0)
 		return PIPE_BROKEN; /* the waiting path meets the server again and judges */
-	pipe->start += IMDPROXY_READ_REPLY_SIZE;
-	r = pipe_fill(pipe, (size_t)payload);
-	if (r) {
-		pipe->start -= IMDPROXY_READ_REPLY_SIZE; /* still pending: not answered */
+	/* Header and data together: a reply not all there stays pending. */
+	r = pipe_fill(pipe, IMDPROXY_READ_REPLY_SIZE + (size_t)payload);
+	if (r)
 		return r;
-	}
-	data = pipe->buf + pipe->start;
-	pipe->start += (size_t)payload;
+	data = pipe->in.buf + pipe->in.start + IMDPROXY_READ_REPLY_SIZE;
+	pipe->in.start += IMDPROXY_READ_REPLY_SIZE + (size_t)payload;
 
 	pthread_mutex_lock(&pipe->lock);
 	pipe->head = (pipe->head + 1) % PROXY_PIPE_DEPTH;
@@ -159,14 +170,14 @@ static int pipe_reply(struct proxy_pipe *pipe)
 	else if (payload == rd.len)
 		rd.done(rd.opaque, 0, data, rd.len);
 	else
-		read_waiting(proxy, &rd, data, (size_t)payload); /* short: ask again for the rest */
+		read_waiting(pipe->pipeline, &rd, data, (size_t)payload); /* short: ask again for the rest */
 	return 0;
 }
 
 static void *pipe_reader(void *arg)
 {
 	struct proxy_pipe *pipe = arg;
-	struct proxy_disk *proxy = pipe->proxy;
+	struct proxy_pipeline *pipeline = pipe->pipeline;
 	struct pipe_read pending[PROXY_PIPE_DEPTH];
 	unsigned int count;
 	int end;
@@ -180,17 +191,18 @@ static void *pipe_reader(void *arg)
 	for (unsigned int i = 0; i < count; i++)
 		pending[i] = pipe->queue[(pipe->head + i) % PROXY_PIPE_DEPTH];
 	pipe->count = 0;
-	proxy_conn_shut(proxy, &pipe->conn, end == PIPE_STOPPED);
-	pipe->start = pipe->end = 0;
+	proxy_conn_shut(&pipe->conn, end == PIPE_STOPPED);
 	pthread_mutex_unlock(&pipe->lock);
+	trace(TRACE_PROXY, "pipe: ends %s with %u reads pending",
+	      end == PIPE_BROKEN ? "broken" : end == PIPE_SILENT ? "silent" : "stopped", count);
 
 	/* Opens the pool's reconnect window (the pending reads wait on it) and keeps
 	 * new pipes away until a request on the pool succeeds again. */
 	if (end != PIPE_STOPPED)
-		proxy_mark_lost(proxy);
+		proxy_pool_mark_lost(pipeline->pool);
 	for (unsigned int i = 0; i < count; i++) {
 		if (end == PIPE_BROKEN)
-			read_waiting(proxy, &pending[i], NULL, 0);
+			read_waiting(pipeline, &pending[i], NULL, 0);
 		else
 			pending[i].done(pending[i].opaque, -EIO, NULL, 0);
 	}
@@ -203,8 +215,9 @@ static void *pipe_reader(void *arg)
 /* With pipe->lock held: a connection and a reader for a closed pipe. */
 static int pipe_open(struct proxy_pipe *pipe)
 {
-	struct proxy_disk *proxy = pipe->proxy;
-	int timeout = proxy->timeout_ms < (int)PROXY_PROBE_TIMEOUT_MS ? proxy->timeout_ms : (int)PROXY_PROBE_TIMEOUT_MS;
+	struct proxy_pipeline *pipeline = pipe->pipeline;
+	int timeout = pipeline->link->timeout_ms < (int)PROXY_PROBE_TIMEOUT_MS ? pipeline->link->timeout_ms
+									  : (int)PROXY_PROBE_TIMEOUT_MS;
 	bool allowed;
 	int r;
 
@@ -214,50 +227,52 @@ static int pipe_open(struct proxy_pipe *pipe)
 		pthread_join(pipe->reader, NULL);
 		pipe->reader_started = false;
 	}
-	pthread_mutex_lock(&proxy->lock);
-	allowed = proxy->can_grow && !proxy->lost;
-	pthread_mutex_unlock(&proxy->lock);
-	pthread_mutex_lock(&proxy->pipes_lock);
-	if (proxy_ms_until(&proxy->pipes_retry) > 0)
+	allowed = proxy_pool_may_add_connection(pipeline->pool);
+	pthread_mutex_lock(&pipeline->lock);
+	if (!deadline_passed(&pipeline->retry))
 		allowed = false;
-	pthread_mutex_unlock(&proxy->pipes_lock);
+	pthread_mutex_unlock(&pipeline->lock);
 	if (!allowed)
 		return -EAGAIN;
 
-	r = proxy_conn_open(proxy, &pipe->conn, timeout);
+	r = proxy_conn_open(pipeline->link, &pipe->conn, timeout);
 	if (r == 0) {
-		pipe->start = pipe->end = 0;
-		pipe->reader_done = false;
-		r = -pthread_create(&pipe->reader, NULL, pipe_reader, pipe);
+		r = proxy_stream_reader(&pipe->conn, &pipe->in, pipe->buf, pipe->buf_size, PROXY_PIPE_TICK_MS);
+		if (r == 0) {
+			pipe->reader_done = false;
+			r = -pthread_create(&pipe->reader, NULL, pipe_reader, pipe);
+		}
 		if (r == 0)
 			pipe->reader_started = true;
 		else
-			proxy_conn_shut(proxy, &pipe->conn, false);
+			proxy_conn_shut(&pipe->conn, false);
 	}
 	if (r < 0) {
-		pthread_mutex_lock(&proxy->pipes_lock);
+		trace(TRACE_PROXY, "pipe: not opened: %d%s", r,
+		      r == -ETIMEDOUT ? " (the server takes one client): reads wait on the pool" : "");
+		pthread_mutex_lock(&pipeline->lock);
 		/* A server that takes one client leaves a second one unanswered. */
 		if (r == -ETIMEDOUT)
-			proxy->pipes_refused = true;
-		proxy->pipes_retry = proxy_deadline_after(PROXY_PIPE_RETRY_MS);
-		pthread_mutex_unlock(&proxy->pipes_lock);
+			pipeline->refused = true;
+		pipeline->retry = deadline_after_ms(PROXY_PIPE_RETRY_MS);
+		pthread_mutex_unlock(&pipeline->lock);
 	}
 	return r;
 }
 
 /* The pipes, made on the first pipelined read. */
-static struct proxy_pipe *pipe_pick(struct proxy_disk *proxy)
+static struct proxy_pipe *pipe_pick(struct proxy_pipeline *pipeline)
 {
 	struct proxy_pipe *pipe = NULL;
 
-	pthread_mutex_lock(&proxy->pipes_lock);
-	if (!proxy->pipes && !proxy->pipes_refused) {
-		size_t buf_size = proxy->max_transfer + IMDPROXY_READ_REPLY_SIZE + PROXY_PIPE_READ_AHEAD;
+	pthread_mutex_lock(&pipeline->lock);
+	if (!pipeline->pipes && !pipeline->refused) {
+		size_t buf_size = pipeline->link->max_transfer + IMDPROXY_READ_REPLY_SIZE + PROXY_PIPE_READ_AHEAD;
 		struct proxy_pipe *pipes = calloc(PROXY_PIPES, sizeof(*pipes));
 		unsigned int made = 0;
 
 		for (; pipes && made < PROXY_PIPES; made++) {
-			pipes[made].proxy = proxy;
+			pipes[made].pipeline = pipeline;
 			pipes[made].conn.fd = -1;
 			pipes[made].buf_size = buf_size;
 			pipes[made].buf = malloc(buf_size);
@@ -267,8 +282,8 @@ static struct proxy_pipe *pipe_pick(struct proxy_disk *proxy)
 			}
 		}
 		if (pipes && made == PROXY_PIPES) {
-			proxy->pipes = pipes;
-			proxy->pipe_count = PROXY_PIPES;
+			pipeline->pipes = pipes;
+			pipeline->pipe_count = PROXY_PIPES;
 		} else if (pipes) {
 			while (made--) {
 				pthread_mutex_destroy(&pipes[made].lock);
@@ -277,23 +292,40 @@ static struct proxy_pipe *pipe_pick(struct proxy_disk *proxy)
 			free(pipes);
 		}
 	}
-	if (proxy->pipes && !proxy->pipes_refused)
-		pipe = &proxy->pipes[proxy->next_pipe++ % proxy->pipe_count];
-	pthread_mutex_unlock(&proxy->pipes_lock);
+	if (pipeline->pipes && !pipeline->refused)
+		pipe = &pipeline->pipes[pipeline->next_pipe++ % pipeline->pipe_count];
+	pthread_mutex_unlock(&pipeline->lock);
 	return pipe;
 }
 
-int proxy_pipeline_read(struct vdisk *disk, size_t len, uint64_t offset, vdisk_read_done_fn done, void *opaque)
+int proxy_pipeline_new(struct proxy_link *link, struct proxy_pool *pool, struct proxy_pipeline **out)
 {
-	struct proxy_disk *proxy = (struct proxy_disk *)disk;
+	struct proxy_pipeline *pipeline = calloc(1, sizeof(*pipeline));
+	int r;
+
+	if (!pipeline)
+		return -ENOMEM;
+	r = -pthread_mutex_init(&pipeline->lock, NULL);
+	if (r < 0) {
+		free(pipeline);
+		return r;
+	}
+	pipeline->link = link;
+	pipeline->pool = pool;
+	*out = pipeline;
+	return 0;
+}
+
+int proxy_pipeline_read(struct proxy_pipeline *pipeline, size_t len, uint64_t offset, vdisk_read_done_fn done,
+			void *opaque)
+{
 	uint8_t request[IMDPROXY_READ_REQUEST_SIZE];
-	struct iovec iov = { .iov_base = request, .iov_len = sizeof(request) };
 	struct proxy_pipe *pipe;
 	int r = 0;
 
-	if (proxy->shm || !proxy->connect || len > proxy->max_transfer)
+	if (len > pipeline->link->max_transfer)
 		return -EOPNOTSUPP;
-	pipe = pipe_pick(proxy);
+	pipe = pipe_pick(pipeline);
 	if (!pipe)
 		return -EOPNOTSUPP;
 	pthread_mutex_lock(&pipe->lock);
@@ -305,7 +337,8 @@ int proxy_pipeline_read(struct vdisk *disk, size_t len, uint64_t offset, vdisk_r
 		r = -EAGAIN;
 	if (r == 0) {
 		imdproxy_encode_read_request(request, offset, len);
-		if (proxy_send_all(&pipe->conn, &iov, 1, proxy->timeout_ms) < 0) {
+		if (pipe->conn.ops->send(&pipe->conn, request, sizeof(request), NULL, 0, pipeline->link->timeout_ms) <
+		    0) {
 			/* The reader meets the broken stream and hands the queue over;
 			 * this read waits on the pool. */
 			shutdown(pipe->conn.fd, SHUT_RDWR);
@@ -319,17 +352,19 @@ int proxy_pipeline_read(struct vdisk *disk, size_t len, uint64_t offset, vdisk_r
 		rd->len = len;
 		rd->done = done;
 		rd->opaque = opaque;
-		rd->deadline = proxy_deadline_after(proxy->timeout_ms);
+		rd->deadline = deadline_after_ms((unsigned int)pipeline->link->timeout_ms);
 		pipe->count++;
 	}
 	pthread_mutex_unlock(&pipe->lock);
 	return r;
 }
 
-void proxy_pipeline_stop(struct proxy_disk *proxy)
+void proxy_pipeline_free(struct proxy_pipeline *pipeline)
 {
-	for (unsigned int i = 0; i < proxy->pipe_count; i++) {
-		struct proxy_pipe *pipe = &proxy->pipes[i];
+	if (!pipeline)
+		return;
+	for (unsigned int i = 0; i < pipeline->pipe_count; i++) {
+		struct proxy_pipe *pipe = &pipeline->pipes[i];
 
 		/* The reader sees it within a tick, sends CLOSE and ends. */
 		pthread_mutex_lock(&pipe->lock);
@@ -340,7 +375,7 @@ void proxy_pipeline_stop(struct proxy_disk *proxy)
 		pthread_mutex_destroy(&pipe->lock);
 		free(pipe->buf);
 	}
-	free(proxy->pipes);
-	proxy->pipes = NULL;
-	proxy->pipe_count = 0;
+	free(pipeline->pipes);
+	pthread_mutex_destroy(&pipeline->lock);
+	free(pipeline);
 }

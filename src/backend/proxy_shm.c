@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/deadline.h"
 #include "common/endian.h"
 #include "common/fdio.h"
 #include "common/trace.h"
@@ -44,7 +45,7 @@ static void sleep_ms(unsigned int ms)
 
 /* "NAME" or "/NAME" (devio's shm:NAME) to the POSIX names of the section and its
  * two semaphores. */
-int proxy_shm_names(struct proxy_disk *proxy, const char *name)
+int proxy_shm_names(struct proxy_link *link, const char *name)
 {
 	size_t len;
 
@@ -53,10 +54,10 @@ int proxy_shm_names(struct proxy_disk *proxy, const char *name)
 	len = strlen(name);
 	if (len == 0 || len > PROXY_SHM_NAME_MAX || strchr(name, '/'))
 		return -EINVAL;
-	snprintf(proxy->shm_name, sizeof(proxy->shm_name), "/%s", name);
-	snprintf(proxy->shm_request_name, sizeof(proxy->shm_request_name), "/%s%s", name,
+	snprintf(link->shm_name, sizeof(link->shm_name), "/%s", name);
+	snprintf(link->shm_request_name, sizeof(link->shm_request_name), "/%s%s", name,
 		 IMDPROXY_SHM_REQUEST_SUFFIX);
-	snprintf(proxy->shm_response_name, sizeof(proxy->shm_response_name), "/%s%s", name,
+	snprintf(link->shm_response_name, sizeof(link->shm_response_name), "/%s%s", name,
 		 IMDPROXY_SHM_RESPONSE_SUFFIX);
 	return 0;
 }
@@ -109,7 +110,7 @@ static bool shm_byte_locked(int fd, off_t byte)
 
 /* The server that answered INFO is still there: its lock is held and no other
  * server has set the section up again since. */
-bool proxy_shm_server_alive(const struct proxy_conn *conn)
+static bool shm_server_alive(const struct proxy_conn *conn)
 {
 	uint64_t pid;
 
@@ -117,7 +118,7 @@ bool proxy_shm_server_alive(const struct proxy_conn *conn)
 	       section_read_le64(conn, IMDPROXY_SHM_SERVER_PID_OFFSET, &pid) == 0 && pid == conn->server_pid;
 }
 
-void proxy_shm_detach(struct proxy_conn *conn)
+static void shm_close(struct proxy_conn *conn)
 {
 	proxy_shm_sem_close(&conn->request_sem);
 	proxy_shm_sem_close(&conn->response_sem);
@@ -128,18 +129,18 @@ void proxy_shm_detach(struct proxy_conn *conn)
 }
 
 /* The owner the first attach found; every later one must match it. */
-static int owner_check(struct proxy_disk *proxy, const struct stat *st, const char *what)
+static int owner_check(struct proxy_link *link, const struct stat *st, const char *what)
 {
-	if (!proxy->shm_owner_known)
+	if (!link->shm_owner_known)
 		return 0;
-	if (st->st_uid == proxy->shm_owner_uid && st->st_dev == proxy->shm_owner_dev)
+	if (st->st_uid == link->shm_owner_uid && st->st_dev == link->shm_owner_dev)
 		return 0;
 	trace(TRACE_PROXY, "shm: %s belongs to uid %u, the disk's server to uid %u: not attached", what,
-	      (unsigned)st->st_uid, (unsigned)proxy->shm_owner_uid);
+	      (unsigned)st->st_uid, (unsigned)link->shm_owner_uid);
 	return -EACCES;
 }
 
-static int shm_attach(struct proxy_disk *proxy, struct proxy_conn *conn)
+static int shm_attach(struct proxy_link *link, struct proxy_conn *conn)
 {
 	struct flock client_lock = {
 		.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = IMDPROXY_SHM_CLIENT_LOCK_BYTE, .l_len = 1,
@@ -151,7 +152,7 @@ static int shm_attach(struct proxy_disk *proxy, struct proxy_conn *conn)
 
 	conn->request_sem.page = NULL;
 	conn->response_sem.page = NULL;
-	conn->fd = shm_open(proxy->shm_name, O_RDWR | O_CLOEXEC, 0);
+	conn->fd = shm_open(link->shm_name, O_RDWR | O_CLOEXEC, 0);
 	if (conn->fd < 0)
 		return errno == ENOENT ? -ECONNREFUSED : -errno;
 	if (fstat(conn->fd, &st) < 0) {
@@ -161,7 +162,7 @@ static int shm_attach(struct proxy_disk *proxy, struct proxy_conn *conn)
 	r = -EBADMSG;
 	if (!S_ISREG(st.st_mode))
 		goto fail;
-	r = owner_check(proxy, &st, "the section");
+	r = owner_check(link, &st, "the section");
 	if (r < 0)
 		goto fail;
 	if (fcntl(conn->fd, F_OFD_SETLK, &client_lock) < 0) {
@@ -182,36 +183,37 @@ static int shm_attach(struct proxy_disk *proxy, struct proxy_conn *conn)
 	if (data_size < 512 || data_size > SIZE_MAX - IMDPROXY_SHM_HEADER_AREA ||
 	    (uint64_t)st.st_size < data_size + IMDPROXY_SHM_HEADER_AREA)
 		goto fail;
-	conn->data_size = (size_t)data_size;
-	conn->section_size = conn->data_size + IMDPROXY_SHM_HEADER_AREA;
-	r = proxy_shm_sem_open(proxy->shm_request_name, &conn->request_sem, &request_st);
+	conn->ops = &proxy_shm_ops;
+	conn->max_transfer = (size_t)data_size;
+	conn->section_size = conn->max_transfer + IMDPROXY_SHM_HEADER_AREA;
+	r = proxy_shm_sem_open(link->shm_request_name, &conn->request_sem, &request_st);
 	if (r == 0)
-		r = proxy_shm_sem_open(proxy->shm_response_name, &conn->response_sem, &response_st);
+		r = proxy_shm_sem_open(link->shm_response_name, &conn->response_sem, &response_st);
 	if (r < 0)
 		goto fail;
 	/* Semaphores of somebody else beside the section: not the server's. */
 	r = -EACCES;
 	if (request_st.st_uid != st.st_uid || response_st.st_uid != st.st_uid || request_st.st_dev != st.st_dev ||
 	    response_st.st_dev != st.st_dev) {
-		trace(TRACE_PROXY, "shm: the semaphores of %s do not belong to the section's owner", proxy->shm_name);
+		trace(TRACE_PROXY, "shm: the semaphores of %s do not belong to the section's owner", link->shm_name);
 		goto fail;
 	}
 	conn->seq = get_le64(control + IMDPROXY_SHM_REQUEST_SEQ_OFFSET);
 	conn->server_pid = get_le64(control + IMDPROXY_SHM_SERVER_PID_OFFSET);
-	if (!proxy->shm_owner_known) {
-		proxy->shm_owner_known = true;
-		proxy->shm_owner_uid = st.st_uid;
-		proxy->shm_owner_dev = st.st_dev;
+	if (!link->shm_owner_known) {
+		link->shm_owner_known = true;
+		link->shm_owner_uid = st.st_uid;
+		link->shm_owner_dev = st.st_dev;
 	}
 	return 0;
 
 fail:
-	proxy_shm_detach(conn);
+	shm_close(conn);
 	return r;
 }
 
 struct attach_job {
-	struct proxy_disk *proxy;
+	struct proxy_link *link;
 	struct proxy_conn *conn;
 };
 
@@ -219,29 +221,30 @@ static int attach_job_run(void *arg)
 {
 	struct attach_job *job = arg;
 
-	return shm_attach(job->proxy, job->conn);
+	return shm_attach(job->link, job->conn);
 }
 
 /* The section is opened by name, so by whoever runs a server under that name
  * now: with the creator's identity, a server restarted by somebody else is
  * reached only if the creator may use it (and then only if its owner is the
  * first server's). */
-int proxy_shm_attach(struct proxy_disk *proxy, struct proxy_conn *conn)
+static int shm_open_conn(struct proxy_link *link, struct proxy_conn *conn, int timeout_ms)
 {
-	struct attach_job job = { .proxy = proxy, .conn = conn };
+	struct attach_job job = { .link = link, .conn = conn };
 
+	(void)timeout_ms; /* an attach does not wait */
 	conn->fd = -1;
-	return caller_identity_run(proxy_identity(proxy), attach_job_run, &job);
+	return caller_identity_run(proxy_link_identity(link), attach_job_run, &job);
 }
 
 /* Waits for the server's reply to request number seq (earlier posts, for requests
  * given up on, are skipped by their number). */
 static int shm_wait_reply(struct proxy_conn *conn, bool by_semaphore, int timeout_ms)
 {
-	struct timespec deadline = proxy_deadline_after(timeout_ms);
+	struct timespec deadline = deadline_after_ms((unsigned int)(timeout_ms > 0 ? timeout_ms : 0));
 
 	for (;;) {
-		int left = proxy_ms_until(&deadline);
+		int left = deadline_remaining_ms(&deadline);
 		int slice = left < (int)PROXY_SHM_CHECK_MS ? left : (int)PROXY_SHM_CHECK_MS;
 		uint64_t reply_seq = 0;
 		int r;
@@ -260,21 +263,21 @@ static int shm_wait_reply(struct proxy_conn *conn, bool by_semaphore, int timeou
 			return r;
 		if (reply_seq == conn->seq)
 			return 0;
-		if (!proxy_shm_server_alive(conn))
+		if (!shm_server_alive(conn))
 			return -EPIPE;
 		if (left == 0)
 			return -ETIMEDOUT;
 	}
 }
 
-int proxy_shm_send(struct proxy_conn *conn, const void *header, size_t header_len, const void *data,
+static int shm_send(struct proxy_conn *conn, const void *header, size_t header_len, const void *data,
 		   size_t data_len, int timeout_ms)
 {
 	uint8_t seq[8];
 	uint64_t reply_seq = 0;
 	int r;
 
-	if (header_len > IMDPROXY_SHM_MAGIC_OFFSET || data_len > conn->data_size)
+	if (header_len > IMDPROXY_SHM_MAGIC_OFFSET || data_len > conn->max_transfer)
 		return -EMSGSIZE;
 	r = section_check(conn);
 	if (r == 0)
@@ -288,7 +291,7 @@ int proxy_shm_send(struct proxy_conn *conn, const void *header, size_t header_le
 		if (r < 0)
 			return r;
 	}
-	if (!proxy_shm_server_alive(conn))
+	if (!shm_server_alive(conn))
 		return -EPIPE;
 	r = pwrite_full(conn->fd, header, header_len, 0);
 	if (r == 0 && data_len)
@@ -306,17 +309,39 @@ int proxy_shm_send(struct proxy_conn *conn, const void *header, size_t header_le
 	return r == -EIO ? -EBADMSG : r;
 }
 
-int proxy_shm_recv_header(struct proxy_conn *conn, void *buf, size_t len, int timeout_ms)
+/* "Receive" is a copy out of the section; a reply's data never comes with its header. */
+static int shm_recv_reply(struct proxy_conn *conn, void *buf, size_t len, void *data, size_t cap, size_t *data_got,
+			  int timeout_ms)
 {
 	int r = shm_wait_reply(conn, true, timeout_ms);
 
+	(void)data;
+	(void)cap;
+	*data_got = 0;
 	if (r == 0)
 		r = section_read(conn, buf, len, 0);
 	return r;
 }
 
 /* Reply data: len was checked against the request, which fit the section. */
-int proxy_shm_recv_data(struct proxy_conn *conn, void *buf, size_t len)
+static int shm_recv_data(struct proxy_conn *conn, void *buf, size_t len, int timeout_ms)
 {
+	(void)timeout_ms;
 	return section_read(conn, buf, len, IMDPROXY_SHM_HEADER_AREA);
 }
+
+/* An idle section whose server went away shows a released server lock. */
+static bool shm_looks_dead(const struct proxy_conn *conn)
+{
+	return !shm_server_alive(conn);
+}
+
+const struct proxy_conn_ops proxy_shm_ops = {
+	.name = "shm",
+	.open = shm_open_conn,
+	.send = shm_send,
+	.recv_reply = shm_recv_reply,
+	.recv_data = shm_recv_data,
+	.looks_dead = shm_looks_dead,
+	.close = shm_close,
+};

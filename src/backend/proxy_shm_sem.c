@@ -35,6 +35,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -46,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/deadline.h"
 #include "common/trace.h"
 
 /* Where glibc's sem_open keeps NAME (the tmpfs POSIX shared memory lives on). */
@@ -256,7 +258,7 @@ int proxy_shm_sem_post(struct proxy_shm_sem *sem)
 
 int proxy_shm_sem_wait(struct proxy_shm_sem *sem, int timeout_ms)
 {
-	struct timespec until = proxy_deadline_after(timeout_ms);
+	struct timespec until = deadline_after_ms((unsigned int)(timeout_ms > 0 ? timeout_ms : 0));
 	int r = 0;
 
 	GUARDED(sem->page, sizeof(sem_t), r, {
