@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/trace.h"
 #include "daemon/daemon.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -208,6 +209,7 @@ int main(int argc, char **argv)
 	char directory[PATH_MAX];
 
 	log_init("imdiskd", LOG_LEVEL_WARNING);
+	trace_enable_from_environment(); /* IMDISK_DEBUG=fuse,...; after log_init, which sets the level */
 	daemon.proxy_timeout_ms = 10000;
 	daemon.fuse_workers = DAEMON_FUSE_WORKERS;
 	while ((option = getopt_long(argc, argv, "s:d:ft:uw:vhV", options, NULL)) != -1) {
