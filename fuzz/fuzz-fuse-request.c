@@ -64,11 +64,12 @@ static void harness_reply(struct fuse_exchange *exchange, uint64_t unique, int e
 	}
 }
 
-static struct fuse_pending *harness_defer(struct fuse_exchange *exchange, uint64_t unique)
+static struct fuse_pending *harness_defer(struct fuse_exchange *exchange, uint64_t unique, bool keep_data)
 {
 	static struct fuse_pending pending;
 	struct harness *h = exchange->channel_state;
 
+	(void)keep_data;
 	if (unique != h->unique)
 		abort();
 	pending.harness = h;

@@ -11,6 +11,7 @@
  *   fuse_kernel_abi.h       the kernel's protocol, and our part of it (io_uring)
  *   fuse_files.c            the namespace: published disks as nodes
  *   fuse_handlers.c         one request: decode, do it, answer (any channel)
+ *   fuse_disk_queue.c       a disk's own threads, for disks that may wait
  *   fuse_channel.h          how answers go back: reply now, or defer/complete
  *   fuse_channel_dev.c      the /dev/fuse channel
  *   fuse_channel_ring.c     the io_uring channel
@@ -19,6 +20,14 @@
  *
  * Which channel carries requests is chosen at INIT: io_uring when the kernel
  * offers it and this process can make rings, else /dev/fuse.
+ *
+ * A slow disk must not hold the others: the I/O of a disk that may wait (a
+ * file, a proxy server: anything but memory) runs on that disk's own threads
+ * (as many as the channel has workers), and the channel's threads only hand
+ * it over; a RAM disk is served on the channel's threads, it never waits.
+ * What a stalled disk still shares with the others: on io_uring, the ring
+ * entries its waiting requests hold (see fuse_channel_ring.c), and the
+ * kernel's max_background per connection.
  */
 #include "transport/fuse.h"
 
@@ -177,6 +186,8 @@ void transport_fuse_stop(struct transport_fuse *fuse)
 	 * still holding a file (a loop device) gets errors, not a hang. */
 	if (fuse->mounted && umount2(fuse->mountpoint, MNT_DETACH) < 0)
 		trace_dropped(TRACE_FUSE, "unmounting the FUSE mount", -errno);
+	/* The disks' threads answer through the channels: they end first. */
+	fuse_files_drain_queues(&fuse->files);
 	fuse_ring_channel_stop(fuse->ring);
 	fuse_dev_channel_stop(fuse->dev);
 	if (fuse->fd >= 0)
@@ -206,6 +217,7 @@ int transport_fuse_start(const char *mountpoint, unsigned workers, struct transp
 	fuse->page_size = page_size > 0 ? (size_t)page_size : 4096;
 	fuse->max_write = FUSE_ABI_MAX_PAGES * fuse->page_size;
 	fuse_files_init(&fuse->files);
+	fuse->files.disk_threads = workers;
 	fuse->mountpoint = strdup(mountpoint);
 	if (!fuse->mountpoint) {
 		r = -ENOMEM;

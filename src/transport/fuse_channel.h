@@ -33,8 +33,11 @@ struct fuse_channel_ops {
 	 * be the exchange's own data area). */
 	void (*reply)(struct fuse_exchange *exchange, uint64_t unique, int error, const void *arg, size_t len);
 	/* The answer comes later through complete(); NULL if the channel cannot keep
-	 * the request (out of memory): the caller then answers now. */
-	struct fuse_pending *(*defer)(struct fuse_exchange *exchange, uint64_t unique);
+	 * the request (out of memory): the caller then answers now.  With
+	 * `keep_data`, the exchange's data area and the request's payload stay
+	 * valid until complete() (the work is done later, on another thread, in
+	 * them); without, they are the serving thread's again at once. */
+	struct fuse_pending *(*defer)(struct fuse_exchange *exchange, uint64_t unique, bool keep_data);
 	/* Undo a defer() whose work could not start: nothing was sent, the request
 	 * is the serving thread's again, to answer with reply(). */
 	void (*undefer)(struct fuse_exchange *exchange, struct fuse_pending *pending);
@@ -43,7 +46,8 @@ struct fuse_channel_ops {
 	void (*complete)(struct fuse_pending *pending, int error, const void *data, size_t len);
 };
 
-/* One request being served: where its answer goes and where to build it. */
+/* One request being served: where its answer goes and where to build it.
+ * The handlers do not keep it past their return. */
 struct fuse_exchange {
 	const struct fuse_channel_ops *channel;
 	void *channel_state; /* the channel's: its worker, its ring entry */

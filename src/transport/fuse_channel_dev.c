@@ -15,28 +15,88 @@
 #include "common/trace.h"
 #include "transport/fuse_handlers.h"
 
-struct fuse_dev_worker {
-	struct fuse_exchange exchange;
-	struct fuse_files *files;
-	int fd; /* our clone of the session descriptor */
-	pthread_t thread;
-	bool running;
-	unsigned char *map; /* the buffer mapping */
+/* Where a request is read and its answer built.  A worker has one; a request
+ * deferred with its data (done on its disk's own threads) takes it along, and
+ * the worker takes another from the channel's spare ones. */
+struct dev_buffer {
+	struct dev_buffer *next_spare;
+	struct dev_buffer *next_made; /* every buffer, to free them at stop */
+	unsigned char *map;
 	size_t map_size;
 	unsigned char *request; /* where read() puts a request */
 	size_t request_size;
+	unsigned char *data; /* page aligned: READ data and WRITE payloads */
+	size_t data_size;
+};
+
+struct fuse_dev_worker {
+	struct fuse_exchange exchange;
+	struct fuse_dev_channel *channel;
+	int fd; /* our clone of the session descriptor */
+	pthread_t thread;
+	bool running;
+	struct dev_buffer *buffer;
 };
 
 struct fuse_dev_channel {
+	struct fuse_channel_config config;
 	unsigned worker_count;
 	struct fuse_dev_worker *workers;
+	pthread_mutex_t buffers_lock;
+	struct dev_buffer *spare, *made;
 };
 
-/* A request answered later: the clone it came on. */
+/* A request answered later: the clone it came on, and the buffer it took. */
 struct fuse_pending {
+	struct fuse_dev_channel *channel;
 	int fd;
 	uint64_t unique;
+	struct dev_buffer *buffer; /* NULL unless deferred with its data */
 };
+
+/* One mapping: a page of room in front so that a WRITE payload, which follows
+ * fuse_in_header + fuse_write_in, starts on a page boundary (what an O_DIRECT
+ * backend needs), and the same page-aligned area for READ data. */
+static struct dev_buffer *dev_buffer_get(struct fuse_dev_channel *channel)
+{
+	size_t page_size = channel->config.page_size, max_write = channel->config.max_write;
+	size_t lead = sizeof(struct fuse_in_header) + sizeof(struct fuse_write_in);
+	struct dev_buffer *b;
+
+	pthread_mutex_lock(&channel->buffers_lock);
+	b = channel->spare;
+	if (b)
+		channel->spare = b->next_spare;
+	pthread_mutex_unlock(&channel->buffers_lock);
+	if (b)
+		return b;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->map_size = page_size + max_write + page_size;
+	b->map = mmap(NULL, b->map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b->map == MAP_FAILED) {
+		free(b);
+		return NULL;
+	}
+	b->request = b->map + page_size - lead;
+	b->request_size = b->map_size - (page_size - lead);
+	b->data = b->map + page_size;
+	b->data_size = max_write + page_size;
+	pthread_mutex_lock(&channel->buffers_lock);
+	b->next_made = channel->made;
+	channel->made = b;
+	pthread_mutex_unlock(&channel->buffers_lock);
+	return b;
+}
+
+static void dev_buffer_put(struct fuse_dev_channel *channel, struct dev_buffer *b)
+{
+	pthread_mutex_lock(&channel->buffers_lock);
+	b->next_spare = channel->spare;
+	channel->spare = b;
+	pthread_mutex_unlock(&channel->buffers_lock);
+}
 
 int fuse_dev_send(int fd, struct iovec *iov, int count)
 {
@@ -77,25 +137,36 @@ static void dev_reply(struct fuse_exchange *exchange, uint64_t unique, int error
 	dev_answer(w->fd, unique, error, arg, len);
 }
 
-static struct fuse_pending *dev_defer(struct fuse_exchange *exchange, uint64_t unique)
+static struct fuse_pending *dev_defer(struct fuse_exchange *exchange, uint64_t unique, bool keep_data)
 {
 	struct fuse_dev_worker *w = exchange->channel_state;
 	struct fuse_pending *pending = malloc(sizeof(*pending));
 
-	if (pending)
-		*pending = (struct fuse_pending){ .fd = w->fd, .unique = unique };
+	if (!pending)
+		return NULL;
+	*pending = (struct fuse_pending){ .channel = w->channel, .fd = w->fd, .unique = unique };
+	if (keep_data) {
+		/* The worker reads its next request into another buffer. */
+		pending->buffer = w->buffer;
+		w->buffer = NULL;
+	}
 	return pending;
 }
 
 static void dev_undefer(struct fuse_exchange *exchange, struct fuse_pending *pending)
 {
-	(void)exchange;
+	struct fuse_dev_worker *w = exchange->channel_state;
+
+	if (pending->buffer)
+		w->buffer = pending->buffer;
 	free(pending);
 }
 
 static void dev_complete(struct fuse_pending *pending, int error, const void *data, size_t len)
 {
 	dev_answer(pending->fd, pending->unique, error, data, len);
+	if (pending->buffer)
+		dev_buffer_put(pending->channel, pending->buffer);
 	free(pending);
 }
 
@@ -116,8 +187,20 @@ static void *dev_worker_main(void *opaque)
 
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	for (;;) {
+		if (!w->buffer) {
+			w->buffer = dev_buffer_get(w->channel);
+			if (!w->buffer) {
+				trace_dropped(TRACE_FUSE, "a /dev/fuse buffer (retrying)", -ENOMEM);
+				pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+				usleep(10000);
+				pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+				continue;
+			}
+		}
+		w->exchange.data = w->buffer->data;
+		w->exchange.data_size = w->buffer->data_size;
 		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
-		n = read(w->fd, w->request, w->request_size);
+		n = read(w->fd, w->buffer->request, w->buffer->request_size);
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 		if (n < 0) {
 			/* ENOENT: the request was interrupted before we read it. */
@@ -125,29 +208,9 @@ static void *dev_worker_main(void *opaque)
 				continue;
 			break; /* ENODEV: unmounted or aborted */
 		}
-		fuse_handle_message(w->files, &w->exchange, w->request, (size_t)n);
+		fuse_handle_message(w->channel->config.files, &w->exchange, w->buffer->request, (size_t)n);
 	}
 	return NULL;
-}
-
-/* One mapping per worker: a page of room in front so that a WRITE payload,
- * which follows fuse_in_header + fuse_write_in, starts on a page boundary (what
- * an O_DIRECT backend needs), and the same page-aligned area for READ data. */
-static int dev_worker_buffer(struct fuse_dev_worker *w, size_t page_size, size_t max_write)
-{
-	size_t lead = sizeof(struct fuse_in_header) + sizeof(struct fuse_write_in);
-
-	w->map_size = page_size + max_write + page_size;
-	w->map = mmap(NULL, w->map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (w->map == MAP_FAILED) {
-		w->map = NULL;
-		return -ENOMEM;
-	}
-	w->request = w->map + page_size - lead;
-	w->request_size = w->map_size - (page_size - lead);
-	w->exchange.data = w->map + page_size;
-	w->exchange.data_size = max_write + page_size;
-	return 0;
 }
 
 static int dev_clone(int session_fd)
@@ -175,6 +238,8 @@ int fuse_dev_channel_start(const struct fuse_channel_config *config, unsigned wo
 	*out = channel;
 	if (!channel)
 		return -ENOMEM;
+	channel->config = *config;
+	pthread_mutex_init(&channel->buffers_lock, NULL);
 	channel->workers = calloc(workers, sizeof(*channel->workers));
 	if (!channel->workers)
 		return -ENOMEM;
@@ -185,12 +250,12 @@ int fuse_dev_channel_start(const struct fuse_channel_config *config, unsigned wo
 		struct fuse_dev_worker *w = &channel->workers[i];
 		char name[16];
 
-		w->files = config->files;
+		w->channel = channel;
 		w->exchange.channel = &fuse_dev_channel_ops;
 		w->exchange.channel_state = w;
-		r = dev_worker_buffer(w, config->page_size, config->max_write);
-		if (r < 0)
-			return r;
+		w->buffer = dev_buffer_get(channel);
+		if (!w->buffer)
+			return -ENOMEM;
 		r = dev_clone(config->session_fd);
 		if (r < 0)
 			return r;
@@ -218,14 +283,16 @@ void fuse_dev_channel_stop(struct fuse_dev_channel *channel)
 			w->running = false;
 		}
 	}
-	for (unsigned i = 0; i < channel->worker_count; i++) {
-		struct fuse_dev_worker *w = &channel->workers[i];
-
-		if (w->fd >= 0)
-			close(w->fd);
-		if (w->map)
-			munmap(w->map, w->map_size);
+	for (unsigned i = 0; i < channel->worker_count; i++)
+		if (channel->workers[i].fd >= 0)
+			close(channel->workers[i].fd);
+	/* No request is deferred any more (the disks' threads are drained). */
+	for (struct dev_buffer *b = channel->made, *next; b; b = next) {
+		next = b->next_made;
+		munmap(b->map, b->map_size);
+		free(b);
 	}
+	pthread_mutex_destroy(&channel->buffers_lock);
 	free(channel->workers);
 	free(channel);
 }

@@ -165,10 +165,11 @@ static void ring_reply(struct fuse_exchange *exchange, uint64_t unique, int erro
 }
 
 /* Step 1: the entry is its own completion state. */
-static struct fuse_pending *ring_defer(struct fuse_exchange *exchange, uint64_t unique)
+static struct fuse_pending *ring_defer(struct fuse_exchange *exchange, uint64_t unique, bool keep_data)
 {
 	struct fuse_ring_entry *e = exchange->channel_state;
 
+	(void)keep_data; /* the entry's buffers are the request's until its commit */
 	e->pending.unique = unique;
 	e->pending.result = 0;
 	e->pending.len = 0;

@@ -14,11 +14,12 @@
  * /dev/fuse worker stays (fuse_channel_dev.h).
  *
  * A request answered from another thread (a proxy disk's reads finish on that
- * disk's reader threads), step by step:
+ * disk's reader threads; every request on a disk that may wait is done on the
+ * disk's own threads, fuse_disk_queue.h), step by step:
  *
  *  1. The ring's worker serves the request in entry E; the handler calls
  *     defer(), which returns E's own completion state (struct fuse_pending,
- *     inside the entry: no allocation) and starts the read.  The worker goes
+ *     inside the entry: no allocation) and starts the read (or queues the job).  The worker goes
  *     on with the rest of its batch; E stays out of the kernel's hands.
  *  2. The disk's thread has the bytes and calls complete(E, result, data):
  *     the data is copied into E's payload buffer (unless the disk read into

@@ -1,8 +1,12 @@
 /* The namespace of published disks (fuse_files.h). */
 #include "transport/fuse_files.h"
 
+#include "common/trace.h"
+#include "transport/fuse_disk_queue.h"
+
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +25,7 @@ void fuse_files_destroy(struct fuse_files *files)
 
 	for (node = files->nodes; node; node = next) {
 		next = node->next;
+		fuse_disk_queue_stop(node->queue);
 		free(node);
 	}
 	files->nodes = NULL;
@@ -124,13 +129,58 @@ bool fuse_files_name_valid(const char *name)
 	       strcmp(name, "..") != 0;
 }
 
+/* A disk whose bottom is memory answers from memory: it cannot wait on
+ * anything but the CPU, so a channel's thread may serve it itself and save the
+ * hand-over.  Every other disk (a file, a server) may wait for long. */
+static bool disk_never_waits(const struct vdisk *disk)
+{
+	while (disk->lower)
+		disk = disk->lower;
+	return strcmp(disk->ops->name, "memory") == 0;
+}
+
+void fuse_files_drain_queues(struct fuse_files *files)
+{
+	struct fuse_disk_queue *queues[64];
+	unsigned count;
+	struct fuse_node *node;
+
+	/* In rounds, outside the lock: a job's end takes it (fuse_files_disk_put). */
+	do {
+		count = 0;
+		pthread_mutex_lock(&files->lock);
+		for (node = files->nodes; node && count < 64; node = node->next) {
+			if (node->queue && !node->removed && !node->queue_drained) {
+				node->queue_drained = true;
+				queues[count++] = node->queue;
+			}
+		}
+		pthread_mutex_unlock(&files->lock);
+		for (unsigned i = 0; i < count; i++)
+			fuse_disk_queue_drain(queues[i]);
+	} while (count == 64);
+}
+
 int fuse_files_add(struct fuse_files *files, const char *name, struct vdisk *disk)
 {
 	size_t name_len = strlen(name);
 	struct fuse_node *node = calloc(1, sizeof(*node) + name_len + 1), **link;
+	int r;
 
 	if (!node)
 		return -ENOMEM;
+	if (files->disk_threads && !disk_never_waits(disk)) {
+		char thread_name[16];
+
+		snprintf(thread_name, sizeof(thread_name), "imdisk-io-%.5s", name);
+		r = fuse_disk_queue_start(files->disk_threads, thread_name, &node->queue);
+		if (r < 0) {
+			free(node);
+			return r;
+		}
+	}
+	trace(TRACE_FUSE, "%s: %s disk, served on %s", name, disk->ops->name,
+	      node->queue ? "threads of its own" : "the channel's threads (it never waits)");
 	memcpy(node->name, name, name_len + 1);
 	atomic_init(&node->disk, disk);
 	atomic_init(&node->inflight, 0);
@@ -139,6 +189,7 @@ int fuse_files_add(struct fuse_files *files, const char *name, struct vdisk *dis
 	pthread_mutex_lock(&files->lock);
 	if (fuse_files_node_by_name(files, name)) {
 		pthread_mutex_unlock(&files->lock);
+		fuse_disk_queue_stop(node->queue);
 		free(node);
 		return -EEXIST;
 	}
@@ -153,6 +204,7 @@ int fuse_files_add(struct fuse_files *files, const char *name, struct vdisk *dis
 
 int fuse_files_remove(struct fuse_files *files, const char *name)
 {
+	struct fuse_disk_queue *queue;
 	struct fuse_node *node;
 
 	pthread_mutex_lock(&files->lock);
@@ -165,9 +217,14 @@ int fuse_files_remove(struct fuse_files *files, const char *name)
 	atomic_store(&node->disk, NULL);
 	while (atomic_load(&node->inflight))
 		pthread_cond_wait(&files->drained, &files->lock);
+	/* Nothing holds the queue now: requests see no disk and never reach it. */
+	queue = node->queue;
+	node->queue = NULL;
 	/* The node itself stays until the kernel lets go of it. */
 	fuse_files_release_if_unused(files, node);
 	pthread_mutex_unlock(&files->lock);
+	/* Outside the lock, which the last job's end may still be taking. */
+	fuse_disk_queue_stop(queue);
 	return 0;
 }
 

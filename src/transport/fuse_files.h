@@ -17,12 +17,20 @@
 #include "transport/fuse_kernel_abi.h"
 #include "vdisk/vdisk.h"
 
+struct fuse_disk_queue;
+
 struct fuse_node {
 	struct fuse_node *next; /* in the list, by increasing inode */
 	uint64_t ino;
 	/* NULL once removed: requests on files still open then fail with EIO. */
 	_Atomic(struct vdisk *) disk;
 	atomic_uint inflight; /* requests using `disk` right now */
+	/* The disk's own threads (fuse_disk_queue.h), for a disk that may wait;
+	 * NULL for one that never does (a RAM disk), served on the channel's
+	 * threads.  Set before the node is visible, stopped once it is removed
+	 * and drained. */
+	struct fuse_disk_queue *queue;
+	bool queue_drained; /* under the lock: by fuse_files_drain_queues */
 	/* Under the files' lock: */
 	uint64_t lookups; /* the kernel's references (LOOKUP minus FORGET) */
 	unsigned opens;   /* open file handles (OPEN minus RELEASE) */
@@ -38,9 +46,14 @@ struct fuse_files {
 	uint64_t next_ino;
 	struct timespec started;
 	uint32_t open_flags; /* FOPEN_* for disk files, chosen at INIT */
+	unsigned disk_threads; /* per disk that may wait; 0: every disk on the channel's threads */
 };
 
 void fuse_files_init(struct fuse_files *files);
+/* Finish the jobs queued on every disk's threads and end those threads (the
+ * channels still run, to carry the answers); later requests are served on the
+ * channel's threads. */
+void fuse_files_drain_queues(struct fuse_files *files);
 /* Frees every node: the channels are stopped. */
 void fuse_files_destroy(struct fuse_files *files);
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/trace.h"
+#include "transport/fuse_disk_queue.h"
 
 /* A read answered later, from the disk's own thread (vdisk_read_async): what
  * the handlers need to finish it; the channel keeps its own state in
@@ -48,7 +49,7 @@ static int read_async(struct fuse_files *files, struct fuse_exchange *ex, struct
 	if (!read)
 		return -ENOMEM;
 	*read = (struct fuse_async_read){ .files = files, .node = node, .channel = ex->channel };
-	read->pending = ex->channel->defer(ex, unique);
+	read->pending = ex->channel->defer(ex, unique, false);
 	if (!read->pending) {
 		free(read);
 		return -ENOMEM;
@@ -62,104 +63,214 @@ static int read_async(struct fuse_files *files, struct fuse_exchange *ex, struct
 	return 0;
 }
 
-static void handle_read(struct fuse_files *files, struct fuse_exchange *ex, const struct fuse_in_header *in, const void *op)
-{
-	const struct fuse_read_in *read_in = op;
-	struct fuse_node *node = fuse_files_node_of_fh(read_in->fh);
-	struct vdisk *disk = fuse_files_disk_get(node);
-	const void *view = NULL;
-	size_t len = read_in->size;
-	int r;
+/* ---- the I/O path: no lock, only the node's in-flight count ---- */
 
-	if (!disk) {
-		r = -EIO;
-	} else if (len > ex->data_size) {
-		r = -EINVAL;
-	} else {
-		/* A file read past the end is short, not an error. */
-		if (read_in->offset >= disk->size)
-			len = 0;
-		else if (len > disk->size - read_in->offset)
-			len = (size_t)(disk->size - read_in->offset);
-		if (read_async(files, ex, node, disk, in->unique, len, read_in->offset) == 0)
-			return; /* answered by fuse_async_read_done, which also puts the disk */
-		/* Straight from where the disk keeps the bytes when it can. */
-		view = vdisk_view(disk, len, read_in->offset);
-		r = view ? 0 : vdisk_read(disk, ex->data, len, read_in->offset);
-	}
-	if (r < 0)
-		fuse_exchange_error(ex, in->unique, r);
-	else
-		fuse_exchange_reply(ex, in->unique, 0, view ? view : ex->data, len);
-	if (view)
-		vdisk_view_end(disk);
-	fuse_files_disk_put(files, node);
-}
+/* One data request, decoded and range-checked: what the disk is asked. */
+struct disk_io {
+	uint32_t opcode; /* FUSE_READ, FUSE_WRITE, FUSE_FSYNC or FUSE_FALLOCATE */
+	uint64_t unique;
+	uint64_t offset, len; /* READ: cut at the disk's end */
+	uint32_t mode;        /* FALLOCATE */
+	const void *payload;  /* WRITE data */
+};
 
-static void handle_write(struct fuse_files *files, struct fuse_exchange *ex, const struct fuse_in_header *in, const void *op,
-			  const void *data, size_t data_len)
-{
-	const struct fuse_write_in *write_in = op;
-	struct fuse_node *node = fuse_files_node_of_fh(write_in->fh);
-	struct fuse_write_out write_out = { .size = write_in->size };
-	struct vdisk *disk;
-	int r;
-
-	if (write_in->size > data_len) {
-		fuse_exchange_error(ex, in->unique, -EINVAL);
-		return;
-	}
-	disk = fuse_files_disk_get(node);
-	if (!disk)
-		r = -EIO;
-	else if (write_in->offset > disk->size || write_in->size > disk->size - write_in->offset)
-		r = -ENOSPC; /* a disk does not grow by writing past its end */
-	else
-		r = vdisk_write(disk, data, write_in->size, write_in->offset);
-	fuse_files_disk_put(files, node);
-	if (r < 0)
-		fuse_exchange_error(ex, in->unique, r);
-	else
-		fuse_exchange_reply(ex, in->unique, 0, &write_out, sizeof(write_out));
-}
-
-static void handle_fsync(struct fuse_files *files, struct fuse_exchange *ex, const struct fuse_in_header *in, const void *op)
-{
-	const struct fuse_fsync_in *fsync_in = op;
-	struct fuse_node *node = fuse_files_node_of_fh(fsync_in->fh);
-	struct vdisk *disk = fuse_files_disk_get(node);
-	int r = disk ? vdisk_flush(disk) : -EIO;
-
-	fuse_files_disk_put(files, node);
-	fuse_exchange_error(ex, in->unique, r);
-}
+struct disk_io_answer {
+	const void *data;
+	size_t len;
+	bool viewed; /* data is the disk's own (vdisk_view): end the view once sent */
+	struct fuse_write_out write_out;
+};
 
 /* The loop driver turns discard (and unmapping write-zeroes) into
  * PUNCH_HOLE|KEEP_SIZE and write-zeroes into ZERO_RANGE|KEEP_SIZE: those become
  * the disk's punch (a trim where that leaves zeroes) and zero. */
-static void handle_fallocate(struct fuse_files *files, struct fuse_exchange *ex, const struct fuse_in_header *in, const void *op)
+static int disk_io_do(struct vdisk *disk, const struct disk_io *io, unsigned char *data, struct disk_io_answer *a)
+{
+	switch (io->opcode) {
+	case FUSE_READ:
+		a->len = (size_t)io->len;
+		/* Straight from where the disk keeps the bytes when it can. */
+		a->data = vdisk_view(disk, a->len, io->offset);
+		a->viewed = a->data != NULL;
+		if (a->viewed)
+			return 0;
+		a->data = data;
+		return vdisk_read(disk, data, a->len, io->offset);
+	case FUSE_WRITE:
+		a->write_out.size = (uint32_t)io->len;
+		a->data = &a->write_out;
+		a->len = sizeof(a->write_out);
+		return vdisk_write(disk, io->payload, (size_t)io->len, io->offset);
+	case FUSE_FSYNC:
+		return vdisk_flush(disk);
+	default: /* FUSE_FALLOCATE */
+		if (io->mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))
+			return vdisk_punch(disk, io->offset, io->len); /* must read back as zeroes */
+		if ((io->mode & ~FALLOC_FL_KEEP_SIZE) == FALLOC_FL_ZERO_RANGE)
+			return vdisk_zero(disk, io->offset, io->len);
+		if ((io->mode & ~FALLOC_FL_KEEP_SIZE) == 0)
+			return (disk->flags & VDISK_READ_ONLY) ? -EROFS : 0; /* inside the disk: allocated */
+		return -EOPNOTSUPP;
+	}
+}
+
+/* A request on a disk with threads of its own, on its way there.  It holds
+ * the disk (the serving thread's in-flight count, handed over) until its
+ * answer is handed to the channel. */
+struct disk_io_job {
+	struct fuse_disk_job job; /* first: the queue hands this back */
+	struct fuse_files *files;
+	struct fuse_node *node;
+	struct vdisk *disk;
+	const struct fuse_channel_ops *channel;
+	struct fuse_pending *pending;
+	unsigned char *data; /* the request's answer area, kept by the channel */
+	struct disk_io io;
+};
+
+static void disk_io_job_run(struct fuse_disk_job *job)
+{
+	struct disk_io_job *j = (struct disk_io_job *)job;
+	struct disk_io_answer a = { 0 };
+	int r = disk_io_do(j->disk, &j->io, j->data, &a);
+
+	j->channel->complete(j->pending, r, r < 0 ? NULL : a.data, r < 0 ? 0 : a.len);
+	if (a.viewed)
+		vdisk_view_end(j->disk);
+	fuse_files_disk_put(j->files, j->node);
+	free(j);
+}
+
+/* Hand `io` to the disk's own threads; 0 when they took it (and will answer). */
+static int disk_io_queue(struct fuse_files *files, struct fuse_exchange *ex, struct fuse_node *node,
+			 struct vdisk *disk, const struct disk_io *io)
+{
+	struct disk_io_job *j = malloc(sizeof(*j));
+
+	if (!j)
+		return -ENOMEM;
+	*j = (struct disk_io_job){ .job.run = disk_io_job_run, .files = files, .node = node, .disk = disk,
+				   .channel = ex->channel, .data = ex->data, .io = *io };
+	j->pending = ex->channel->defer(ex, io->unique, true);
+	if (!j->pending) {
+		free(j);
+		return -ENOMEM;
+	}
+	/* One more count, this thread's, until the push returns: the job may be
+	 * done (and its count gone) before that, and a removal waiting for the
+	 * last count frees the queue. */
+	atomic_fetch_add(&node->inflight, 1);
+	if (!fuse_disk_queue_push(node->queue, &j->job)) {
+		ex->channel->undefer(ex, j->pending);
+		fuse_files_disk_put(files, node);
+		free(j);
+		return -ESHUTDOWN; /* the transport is stopping: serve it here */
+	}
+	ex->answered = true;
+	fuse_files_disk_put(files, node);
+	return 0;
+}
+
+/* Serve `io` on `disk`, which the caller holds (fuse_files_disk_get) and this
+ * puts: on the disk's own threads when it has them (a disk that may wait
+ * holds only those), else here. */
+static void disk_io_serve(struct fuse_files *files, struct fuse_exchange *ex, struct fuse_node *node,
+			  struct vdisk *disk, const struct disk_io *io)
+{
+	struct disk_io_answer a = { 0 };
+	int r;
+
+	if (node->queue && disk_io_queue(files, ex, node, disk, io) == 0)
+		return; /* the caller's count went with the job */
+	r = disk_io_do(disk, io, ex->data, &a);
+	if (r < 0)
+		fuse_exchange_error(ex, io->unique, r);
+	else
+		fuse_exchange_reply(ex, io->unique, 0, a.data, a.len);
+	if (a.viewed)
+		vdisk_view_end(disk);
+	fuse_files_disk_put(files, node);
+}
+
+/* Refuse a request on a held disk (or none: NULL). */
+static void disk_io_refuse(struct fuse_files *files, struct fuse_exchange *ex, struct fuse_node *node,
+			   uint64_t unique, int error)
+{
+	fuse_exchange_error(ex, unique, error);
+	if (node)
+		fuse_files_disk_put(files, node);
+}
+
+static void handle_read(struct fuse_files *files, struct fuse_exchange *ex, const struct fuse_in_header *in,
+			const void *op)
+{
+	const struct fuse_read_in *read_in = op;
+	struct fuse_node *node = fuse_files_node_of_fh(read_in->fh);
+	struct vdisk *disk = fuse_files_disk_get(node);
+	struct disk_io io = { .opcode = FUSE_READ, .unique = in->unique, .offset = read_in->offset,
+			      .len = read_in->size };
+
+	if (!disk)
+		return disk_io_refuse(files, ex, node, in->unique, -EIO);
+	if (io.len > ex->data_size)
+		return disk_io_refuse(files, ex, node, in->unique, -EINVAL);
+	/* A file read past the end is short, not an error. */
+	if (io.offset >= disk->size)
+		io.len = 0;
+	else if (io.len > disk->size - io.offset)
+		io.len = disk->size - io.offset;
+	if (read_async(files, ex, node, disk, in->unique, (size_t)io.len, io.offset) == 0)
+		return; /* answered by fuse_async_read_done, which also puts the disk */
+	disk_io_serve(files, ex, node, disk, &io);
+}
+
+static void handle_write(struct fuse_files *files, struct fuse_exchange *ex, const struct fuse_in_header *in,
+			 const void *op, const void *data, size_t data_len)
+{
+	const struct fuse_write_in *write_in = op;
+	struct fuse_node *node = fuse_files_node_of_fh(write_in->fh);
+	struct disk_io io = { .opcode = FUSE_WRITE, .unique = in->unique, .offset = write_in->offset,
+			      .len = write_in->size, .payload = data };
+	struct vdisk *disk;
+
+	if (write_in->size > data_len)
+		return disk_io_refuse(files, ex, NULL, in->unique, -EINVAL);
+	disk = fuse_files_disk_get(node);
+	if (!disk)
+		return disk_io_refuse(files, ex, node, in->unique, -EIO);
+	/* A disk does not grow by writing past its end. */
+	if (io.offset > disk->size || io.len > disk->size - io.offset)
+		return disk_io_refuse(files, ex, node, in->unique, -ENOSPC);
+	disk_io_serve(files, ex, node, disk, &io);
+}
+
+static void handle_fsync(struct fuse_files *files, struct fuse_exchange *ex, const struct fuse_in_header *in,
+			 const void *op)
+{
+	const struct fuse_fsync_in *fsync_in = op;
+	struct fuse_node *node = fuse_files_node_of_fh(fsync_in->fh);
+	struct vdisk *disk = fuse_files_disk_get(node);
+	struct disk_io io = { .opcode = FUSE_FSYNC, .unique = in->unique };
+
+	if (!disk)
+		return disk_io_refuse(files, ex, node, in->unique, -EIO);
+	disk_io_serve(files, ex, node, disk, &io);
+}
+
+static void handle_fallocate(struct fuse_files *files, struct fuse_exchange *ex, const struct fuse_in_header *in,
+			     const void *op)
 {
 	const struct fuse_fallocate_in *fallocate_in = op;
 	struct fuse_node *node = fuse_files_node_of_fh(fallocate_in->fh);
-	uint32_t mode = fallocate_in->mode;
-	uint64_t offset = fallocate_in->offset, len = fallocate_in->length;
 	struct vdisk *disk = fuse_files_disk_get(node);
-	int r;
+	struct disk_io io = { .opcode = FUSE_FALLOCATE, .unique = in->unique, .offset = fallocate_in->offset,
+			      .len = fallocate_in->length, .mode = fallocate_in->mode };
 
 	if (!disk)
-		r = -EIO;
-	else if (offset > disk->size || len > disk->size - offset)
-		r = (mode & FALLOC_FL_KEEP_SIZE) ? -EINVAL : -EFBIG;
-	else if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))
-		r = vdisk_punch(disk, offset, len); /* must read back as zeroes */
-	else if ((mode & ~FALLOC_FL_KEEP_SIZE) == FALLOC_FL_ZERO_RANGE)
-		r = vdisk_zero(disk, offset, len);
-	else if ((mode & ~FALLOC_FL_KEEP_SIZE) == 0)
-		r = (disk->flags & VDISK_READ_ONLY) ? -EROFS : 0; /* inside the disk: allocated */
-	else
-		r = -EOPNOTSUPP;
-	fuse_files_disk_put(files, node);
-	fuse_exchange_error(ex, in->unique, r);
+		return disk_io_refuse(files, ex, node, in->unique, -EIO);
+	if (io.offset > disk->size || io.len > disk->size - io.offset)
+		return disk_io_refuse(files, ex, node, in->unique, (io.mode & FALLOC_FL_KEEP_SIZE) ? -EINVAL : -EFBIG);
+	disk_io_serve(files, ex, node, disk, &io);
 }
 
 /* ---- the namespace: one flat directory ---- */

@@ -1,7 +1,8 @@
 /* The FUSE request handlers without a kernel: requests laid out as /dev/fuse
  * delivers them go through fuse_handle_message() with a fake channel that
  * records every answer, over a RAM disk (backend_memory) and a counting disk
- * of the test's own.  Error codes are checked exactly and data is compared.
+ * of the test's own; and with threads per disk, a disk whose writes hang
+ * beside two that answer.  Error codes are checked exactly and data is compared.
  * No root, no /dev/fuse. */
 #include <errno.h>
 #include <fcntl.h>
@@ -75,10 +76,12 @@ static void fake_reply(struct fuse_exchange *exchange, uint64_t unique, int erro
 	record(exchange->channel_state, unique, error, arg, len, false);
 }
 
-static struct fuse_pending *fake_defer(struct fuse_exchange *exchange, uint64_t unique)
+static struct fuse_pending *fake_defer(struct fuse_exchange *exchange, uint64_t unique, bool keep_data)
 {
 	struct fake_channel *fc = exchange->channel_state;
 	struct fuse_pending *pending = malloc(sizeof(*pending));
+
+	(void)keep_data;
 
 	assert_non_null(pending);
 	pending->channel = fc;
@@ -116,6 +119,10 @@ struct count_disk {
 	unsigned char bytes[DISK_SIZE];
 	unsigned flushes, trims, zeroes;
 	bool async_refuses; /* read_async says "read instead" */
+	/* While `held`, writes wait: a disk whose server stalls. */
+	pthread_mutex_t gate_lock;
+	pthread_cond_t gate;
+	bool held;
 };
 
 static int count_read(struct vdisk *disk, void *buf, size_t len, uint64_t offset)
@@ -126,7 +133,13 @@ static int count_read(struct vdisk *disk, void *buf, size_t len, uint64_t offset
 
 static int count_write(struct vdisk *disk, const void *buf, size_t len, uint64_t offset)
 {
-	memcpy(((struct count_disk *)disk)->bytes + offset, buf, len);
+	struct count_disk *c = (struct count_disk *)disk;
+
+	pthread_mutex_lock(&c->gate_lock);
+	while (c->held)
+		pthread_cond_wait(&c->gate, &c->gate_lock);
+	pthread_mutex_unlock(&c->gate_lock);
+	memcpy(c->bytes + offset, buf, len);
 	return 0;
 }
 
@@ -194,6 +207,10 @@ static int count_read_async(struct vdisk *disk, size_t len, uint64_t offset, vdi
 
 static void count_close(struct vdisk *disk)
 {
+	struct count_disk *c = (struct count_disk *)disk;
+
+	pthread_cond_destroy(&c->gate);
+	pthread_mutex_destroy(&c->gate_lock);
 	free(disk);
 }
 
@@ -216,6 +233,8 @@ static struct count_disk *count_disk_new(uint32_t flags)
 	c->disk.ops = &count_ops;
 	c->disk.size = DISK_SIZE;
 	c->disk.flags = VDISK_PARALLEL | VDISK_CAN_TRIM | VDISK_TRIM_ZEROES | VDISK_CAN_ZERO | VDISK_CAN_FLUSH | flags;
+	pthread_mutex_init(&c->gate_lock, NULL);
+	pthread_cond_init(&c->gate, NULL);
 	return c;
 }
 
@@ -667,6 +686,63 @@ static void test_readdir_statfs_access(void **state)
 			 0);
 }
 
+/* With threads per disk, a disk that may wait is served on its own threads
+ * (answers come through complete()), a RAM disk on the caller's; a disk whose
+ * writes hang holds neither the others nor the caller. */
+static void test_disk_threads(void **state)
+{
+	struct fixture *f = *state;
+	struct count_disk *slow = count_disk_new(0), *other = count_disk_new(0);
+	struct fuse_write_in write_in;
+	unsigned char data[4096];
+	uint64_t fh_slow, fh_other, fh_ram, held;
+	const struct answer *a;
+
+	f->files.disk_threads = 2;
+	assert_int_equal(fuse_files_add(&f->files, "slow", &slow->disk), 0);
+	assert_int_equal(fuse_files_add(&f->files, "other", &other->disk), 0);
+	fh_slow = open_file(f, "slow", O_RDWR);
+	fh_other = open_file(f, "other", O_RDWR);
+	fh_ram = open_file(f, "ram", O_RDWR);
+	memset(data, 0x77, sizeof(data));
+
+	slow->held = true;
+	write_in = (struct fuse_write_in){ .fh = fh_slow, .offset = 8192, .size = sizeof(data) };
+	held = send_request(f, FUSE_WRITE, 0, &write_in, sizeof(write_in), data, sizeof(data));
+	assert_true(f->channel.exchange.answered); /* deferred: the caller is free */
+
+	assert_int_equal(write_at(f, fh_other, data, sizeof(data), 4096), 0);
+	assert_true(answer_to(f, f->next_unique - 1)->deferred);
+	a = read_at(f, fh_other, sizeof(data), 4096);
+	assert_true(a->deferred);
+	assert_int_equal(a->len, sizeof(data));
+	assert_memory_equal(a->data, data, sizeof(data));
+	assert_int_equal(write_at(f, fh_ram, data, sizeof(data), 0), 0);
+	assert_false(answer_to(f, f->next_unique - 1)->deferred);
+	a = read_at(f, fh_ram, sizeof(data), 0);
+	assert_false(a->deferred);
+	assert_memory_equal(a->data, data, sizeof(data));
+
+	/* The held write is still unanswered, and ends once the disk moves. */
+	pthread_mutex_lock(&f->channel.lock);
+	for (unsigned i = 0; i < f->channel.count; i++)
+		assert_true(f->channel.answers[i].unique != held);
+	pthread_mutex_unlock(&f->channel.lock);
+	pthread_mutex_lock(&slow->gate_lock);
+	slow->held = false;
+	pthread_cond_broadcast(&slow->gate);
+	pthread_mutex_unlock(&slow->gate_lock);
+	a = answer_to(f, held);
+	assert_true(a->deferred);
+	assert_int_equal(a->error, 0);
+	assert_memory_equal(slow->bytes + 8192, data, sizeof(data));
+
+	assert_int_equal(fuse_files_remove(&f->files, "slow"), 0);
+	assert_int_equal(fuse_files_remove(&f->files, "other"), 0);
+	vdisk_close(&slow->disk);
+	vdisk_close(&other->disk);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -682,6 +758,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_removed_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_async_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readdir_statfs_access, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disk_threads, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
