@@ -14,6 +14,7 @@
 
 #include "common/trace.h"
 #include "transport/fuse_handlers.h"
+#include "transport/fuse_ring_mailbox.h"
 
 /* Buffers each ring worker registers on each kernel queue: how many requests of
  * one queue it can take in one batch, and how many it can hold at once.  Few:
@@ -43,12 +44,12 @@ struct fuse_ring_worker;
 /* An entry's answer, given later from another thread (steps 2-5 of the
  * header's description). */
 struct fuse_pending {
+	struct fuse_ring_letter letter; /* first: in the worker's mailbox */
 	struct fuse_ring_worker *worker;
 	unsigned entry;
 	uint64_t unique;
 	int result;
 	size_t len;
-	struct fuse_pending *next; /* in the worker's `finished` list */
 };
 
 struct fuse_ring_entry {
@@ -74,9 +75,7 @@ struct fuse_ring_worker {
 	int setup_result; /* from the thread: ring and registration */
 	bool setup_done;
 	/* Answers other threads finished for this worker's entries (step 3). */
-	pthread_mutex_t finished_lock;
-	struct fuse_pending *finished;
-	int wake_fd;
+	struct fuse_ring_mailbox finished;
 	uint64_t wake_count;
 };
 
@@ -173,7 +172,6 @@ static struct fuse_pending *ring_defer(struct fuse_exchange *exchange, uint64_t 
 	e->pending.unique = unique;
 	e->pending.result = 0;
 	e->pending.len = 0;
-	e->pending.next = NULL;
 	return &e->pending;
 }
 
@@ -188,8 +186,6 @@ static void ring_complete(struct fuse_pending *pending, int result, const void *
 {
 	struct fuse_ring_worker *rw = pending->worker;
 	struct fuse_ring_entry *e = &rw->entries[pending->entry];
-	uint64_t one = 1;
-	bool was_empty;
 
 	if (result == 0 && len > e->iov[1].iov_len)
 		result = -EIO;
@@ -197,14 +193,7 @@ static void ring_complete(struct fuse_pending *pending, int result, const void *
 		memcpy(e->payload, data, len);
 	pending->result = result;
 	pending->len = result ? 0 : len;
-	pthread_mutex_lock(&rw->finished_lock);
-	was_empty = !rw->finished;
-	pending->next = rw->finished;
-	rw->finished = pending;
-	pthread_mutex_unlock(&rw->finished_lock);
-	if (was_empty && write(rw->wake_fd, &one, sizeof(one)) < 0) {
-		/* an eventfd's counter cannot overflow from this: nothing to do */
-	}
+	fuse_ring_mailbox_post(&rw->finished, &pending->letter);
 }
 
 const struct fuse_channel_ops fuse_ring_channel_ops = {
@@ -252,7 +241,7 @@ static int ring_arm_wake(struct fuse_ring_worker *rw)
 
 	if (!sqe)
 		return -EBUSY;
-	io_uring_prep_read(sqe, rw->wake_fd, &rw->wake_count, sizeof(rw->wake_count), 0);
+	io_uring_prep_read(sqe, rw->finished.wake_fd, &rw->wake_count, sizeof(rw->wake_count), 0);
 	sqe->user_data = RING_WAKE;
 	return 0;
 }
@@ -323,14 +312,12 @@ static int ring_setup(struct fuse_ring_worker *rw)
 /* Step 5: commit the answers other threads finished for this worker's entries. */
 static void ring_commit_finished(struct fuse_ring_worker *rw)
 {
-	struct fuse_pending *pending, *next;
+	struct fuse_ring_letter *letter, *next;
 
-	pthread_mutex_lock(&rw->finished_lock);
-	pending = rw->finished;
-	rw->finished = NULL;
-	pthread_mutex_unlock(&rw->finished_lock);
-	for (; pending; pending = next) {
-		next = pending->next;
+	for (letter = fuse_ring_mailbox_take(&rw->finished); letter; letter = next) {
+		struct fuse_pending *pending = (struct fuse_pending *)letter;
+
+		next = letter->next;
 		ring_commit(rw, pending->entry, pending->unique, pending->result, rw->entries[pending->entry].payload,
 			    pending->len);
 	}
@@ -450,10 +437,8 @@ int fuse_ring_channel_start(const struct fuse_channel_config *config, unsigned w
 	if (!channel->rings)
 		return -ENOMEM;
 	channel->ring_count = workers;
-	for (unsigned i = 0; i < workers; i++) {
-		channel->rings[i].wake_fd = -1;
-		pthread_mutex_init(&channel->rings[i].finished_lock, NULL);
-	}
+	for (unsigned i = 0; i < workers; i++)
+		channel->rings[i].finished.wake_fd = -1;
 	for (unsigned i = 0; i < workers; i++) {
 		struct fuse_ring_worker *rw = &channel->rings[i];
 		char name[16];
@@ -462,9 +447,9 @@ int fuse_ring_channel_start(const struct fuse_channel_config *config, unsigned w
 		rw->index = i;
 		rw->depth = depth;
 		rw->entry_count = queues * depth;
-		rw->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (rw->wake_fd < 0)
-			return -errno;
+		r = fuse_ring_mailbox_init(&rw->finished);
+		if (r < 0)
+			return r;
 		r = -pthread_create(&rw->thread, NULL, ring_main, rw);
 		if (r < 0)
 			return r;
@@ -505,9 +490,7 @@ void fuse_ring_channel_stop(struct fuse_ring_channel *channel)
 		if (rw->map)
 			munmap(rw->map, rw->map_size);
 		free(rw->entries);
-		if (rw->wake_fd >= 0)
-			close(rw->wake_fd);
-		pthread_mutex_destroy(&rw->finished_lock);
+		fuse_ring_mailbox_destroy(&rw->finished);
 	}
 	free(channel->rings);
 	if (channel->stop_fd >= 0)

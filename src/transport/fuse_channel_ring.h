@@ -19,16 +19,17 @@
  *
  *  1. The ring's worker serves the request in entry E; the handler calls
  *     defer(), which returns E's own completion state (struct fuse_pending,
- *     inside the entry: no allocation) and starts the read (or queues the job).  The worker goes
- *     on with the rest of its batch; E stays out of the kernel's hands.
+ *     inside the entry: no allocation) and starts the read (or queues the
+ *     job on the disk's threads).  The worker goes on with the rest of its
+ *     batch; E stays out of the kernel's hands.
  *  2. The disk's thread has the bytes and calls complete(E, result, data):
  *     the data is copied into E's payload buffer (unless the disk read into
  *     it already) and the result noted in E, while the disk is still held by
  *     the handler, so a removal of the disk waits for this.
  *  3. Still on the disk's thread: E is pushed on the worker's `finished` list
- *     (under `finished_lock`, the only lock between the two threads); if the
- *     list was empty, the eventfd `wake_fd` is written once.  The disk's
- *     thread never touches the ring: a ring has a single submitter
+ *     (fuse_ring_mailbox.h: under its lock, the only lock between the two
+ *     threads); if the list was empty, its eventfd `wake_fd` is written once.
+ *     The disk's thread never touches the ring: a ring has a single submitter
  *     (IORING_SETUP_SINGLE_ISSUER), and the kernel would refuse it.
  *  4. The worker always has a read of `wake_fd` in flight on its own ring;
  *     its completion (RING_WAKE) wakes io_uring_submit_and_wait().
