@@ -44,6 +44,11 @@ struct fuse_channel_ops {
 	/* The later answer, from any thread, once: `data` (valid during the call)
 	 * is sent or copied before it returns. */
 	void (*complete)(struct fuse_pending *pending, int error, const void *data, size_t len);
+	/* Optional: may the serving thread itself wait on a slow disk, without
+	 * holding any other request?  (Yes on /dev/fuse while another worker is
+	 * reading requests; never on a ring, whose other entries would wait with
+	 * it.)  NULL: never. */
+	bool (*may_wait)(struct fuse_exchange *exchange);
 };
 
 /* One request being served: where its answer goes and where to build it.

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ struct fuse_dev_channel {
 	struct fuse_channel_config config;
 	unsigned worker_count;
 	struct fuse_dev_worker *workers;
+	atomic_uint reading; /* workers waiting in read() for a request */
 	pthread_mutex_t buffers_lock;
 	struct dev_buffer *spare, *made;
 };
@@ -170,12 +172,24 @@ static void dev_complete(struct fuse_pending *pending, int error, const void *da
 	free(pending);
 }
 
+/* A worker that waits on a slow disk holds no other request here: the kernel
+ * gives requests to whichever worker reads.  So it may, as long as another
+ * worker is reading (this one stopped counting itself when its read() ended):
+ * then at most all workers but one wait, and requests keep being taken. */
+static bool dev_may_wait(struct fuse_exchange *exchange)
+{
+	struct fuse_dev_worker *w = exchange->channel_state;
+
+	return atomic_load(&w->channel->reading) > 0;
+}
+
 const struct fuse_channel_ops fuse_dev_channel_ops = {
 	.name = "/dev/fuse",
 	.reply = dev_reply,
 	.defer = dev_defer,
 	.undefer = dev_undefer,
 	.complete = dev_complete,
+	.may_wait = dev_may_wait,
 };
 
 /* Cancellation (from stop) is only allowed while waiting in read(): a request
@@ -199,9 +213,11 @@ static void *dev_worker_main(void *opaque)
 		}
 		w->exchange.data = w->buffer->data;
 		w->exchange.data_size = w->buffer->data_size;
+		atomic_fetch_add(&w->channel->reading, 1);
 		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
 		n = read(w->fd, w->buffer->request, w->buffer->request_size);
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+		atomic_fetch_sub(&w->channel->reading, 1);
 		if (n < 0) {
 			/* ENOENT: the request was interrupted before we read it. */
 			if (errno == EINTR || errno == EAGAIN || errno == ENOENT)

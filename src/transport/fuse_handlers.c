@@ -173,14 +173,16 @@ static int disk_io_queue(struct fuse_files *files, struct fuse_exchange *ex, str
 
 /* Serve `io` on `disk`, which the caller holds (fuse_files_disk_get) and this
  * puts: on the disk's own threads when it has them (a disk that may wait
- * holds only those), else here. */
+ * holds only those), unless the channel says this thread may wait on it
+ * (which saves the hand-over); else here. */
 static void disk_io_serve(struct fuse_files *files, struct fuse_exchange *ex, struct fuse_node *node,
 			  struct vdisk *disk, const struct disk_io *io)
 {
 	struct disk_io_answer a = { 0 };
 	int r;
 
-	if (node->queue && disk_io_queue(files, ex, node, disk, io) == 0)
+	if (node->queue && !(ex->channel->may_wait && ex->channel->may_wait(ex)) &&
+	    disk_io_queue(files, ex, node, disk, io) == 0)
 		return; /* the caller's count went with the job */
 	r = disk_io_do(disk, io, ex->data, &a);
 	if (r < 0)
