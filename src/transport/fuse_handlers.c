@@ -19,7 +19,7 @@
 /* A read answered later, from the disk's own thread (vdisk_read_async): what
  * the handlers need to finish it; the channel keeps its own state in
  * `pending`. */
-struct fuse_async_read {
+struct pending_read {
 	struct fuse_files *files;
 	struct fuse_node *node;
 	const struct fuse_channel_ops *channel;
@@ -28,9 +28,9 @@ struct fuse_async_read {
 
 /* The disk is put only once the answer is handed to the channel, so a disk
  * removal (and so a transport stop) cannot overtake it. */
-static void fuse_async_read_done(void *opaque, int result, const void *data, size_t len)
+static void pending_read_done(void *opaque, int result, const void *data, size_t len)
 {
-	struct fuse_async_read *read = opaque;
+	struct pending_read *read = opaque;
 
 	read->channel->complete(read->pending, result, data, len);
 	fuse_files_disk_put(read->files, read->node);
@@ -41,20 +41,20 @@ static void fuse_async_read_done(void *opaque, int result, const void *data, siz
 static int read_async(struct fuse_files *files, struct fuse_exchange *ex, struct fuse_node *node, struct vdisk *disk,
 		      uint64_t unique, size_t len, uint64_t offset)
 {
-	struct fuse_async_read *read;
+	struct pending_read *read;
 
 	if (!(disk->flags & VDISK_ASYNC_READ) || len == 0)
 		return -EOPNOTSUPP;
 	read = malloc(sizeof(*read));
 	if (!read)
 		return -ENOMEM;
-	*read = (struct fuse_async_read){ .files = files, .node = node, .channel = ex->channel };
+	*read = (struct pending_read){ .files = files, .node = node, .channel = ex->channel };
 	read->pending = ex->channel->defer(ex, unique, false);
 	if (!read->pending) {
 		free(read);
 		return -ENOMEM;
 	}
-	if (vdisk_read_async(disk, len, offset, fuse_async_read_done, read) < 0) {
+	if (vdisk_read_async(disk, len, offset, pending_read_done, read) < 0) {
 		ex->channel->undefer(ex, read->pending);
 		free(read);
 		return -EAGAIN;
@@ -222,7 +222,7 @@ static void handle_read(struct fuse_files *files, struct fuse_exchange *ex, cons
 	else if (io.len > disk->size - io.offset)
 		io.len = disk->size - io.offset;
 	if (read_async(files, ex, node, disk, in->unique, (size_t)io.len, io.offset) == 0)
-		return; /* answered by fuse_async_read_done, which also puts the disk */
+		return; /* answered by pending_read_done, which also puts the disk */
 	disk_io_serve(files, ex, node, disk, &io);
 }
 
@@ -277,7 +277,8 @@ static void handle_fallocate(struct fuse_files *files, struct fuse_exchange *ex,
 
 /* ---- the namespace: one flat directory ---- */
 
-static void handle_lookup(struct fuse_files *files, struct fuse_exchange *ex, const struct fuse_in_header *in, const char *name)
+static void handle_lookup(struct fuse_files *files, struct fuse_exchange *ex,
+		          const struct fuse_in_header *in, const char *name)
 {
 	struct fuse_entry_out entry = { 0 };
 	struct fuse_node *node;
@@ -353,7 +354,8 @@ static void handle_getattr(struct fuse_files *files, struct fuse_exchange *ex, c
 
 /* A disk's size, owner and mode are the daemon's business: only no-op changes
  * (and times, which are not kept) are accepted. */
-static void handle_setattr(struct fuse_files *files, struct fuse_exchange *ex, const struct fuse_in_header *in, const void *op)
+static void handle_setattr(struct fuse_files *files, struct fuse_exchange *ex,
+		           const struct fuse_in_header *in, const void *op)
 {
 	const struct fuse_setattr_in *setattr_in = op;
 	struct fuse_attr_out attr_out = { .attr_valid = FUSE_ABI_TIMEOUT };
@@ -377,7 +379,8 @@ static void handle_setattr(struct fuse_files *files, struct fuse_exchange *ex, c
 		fuse_exchange_reply(ex, in->unique, 0, &attr_out, sizeof(attr_out));
 }
 
-static void handle_open(struct fuse_files *files, struct fuse_exchange *ex, const struct fuse_in_header *in, const void *op)
+static void handle_open(struct fuse_files *files, struct fuse_exchange *ex,
+		        const struct fuse_in_header *in, const void *op)
 {
 	const struct fuse_open_in *open_in = op;
 	struct fuse_open_out open_out = { .open_flags = files->open_flags };
@@ -405,7 +408,8 @@ static void handle_open(struct fuse_files *files, struct fuse_exchange *ex, cons
 		fuse_exchange_reply(ex, in->unique, 0, &open_out, sizeof(open_out));
 }
 
-static void handle_release(struct fuse_files *files, struct fuse_exchange *ex, const struct fuse_in_header *in, const void *op)
+static void handle_release(struct fuse_files *files, struct fuse_exchange *ex,
+		           const struct fuse_in_header *in, const void *op)
 {
 	const struct fuse_release_in *release_in = op;
 	struct fuse_node *node = fuse_files_node_of_fh(release_in->fh);
@@ -451,7 +455,8 @@ static bool dirent_add(unsigned char *buf, size_t size, size_t *used, uint64_t i
 
 /* Offsets: 1 after ".", 2 after "..", ino + 1 after a disk (inodes start at 2
  * and only grow, so an offset stays meaningful while disks come and go). */
-static void handle_readdir(struct fuse_files *files, struct fuse_exchange *ex, const struct fuse_in_header *in, const void *op)
+static void handle_readdir(struct fuse_files *files, struct fuse_exchange *ex,
+		           const struct fuse_in_header *in, const void *op)
 {
 	const struct fuse_read_in *read_in = op;
 	size_t size = read_in->size < ex->data_size ? read_in->size : ex->data_size;
@@ -502,7 +507,8 @@ static void handle_statfs(struct fuse_files *files, struct fuse_exchange *ex, co
 	fuse_exchange_reply(ex, in->unique, 0, &statfs_out, sizeof(statfs_out));
 }
 
-static void handle_access(struct fuse_files *files, struct fuse_exchange *ex, const struct fuse_in_header *in, const void *op)
+static void handle_access(struct fuse_files *files, struct fuse_exchange *ex,
+		          const struct fuse_in_header *in, const void *op)
 {
 	const struct fuse_access_in *access_in = op;
 	struct fuse_attr attr;
