@@ -105,7 +105,10 @@ static struct io_uring_sqe *ring_sqe(struct fuse_ring_worker *rw)
 
 	/* The ring has room for every entry's one command and the stop poll. */
 	if (!sqe) {
-		io_uring_submit(&rw->ring);
+		int r = io_uring_submit(&rw->ring);
+
+		if (r < 0)
+			trace_dropped(TRACE_FUSE, "submitting a full ring's commands", r);
 		sqe = io_uring_get_sqe(&rw->ring);
 	}
 	if (sqe)
@@ -371,14 +374,19 @@ static void *ring_main(void *opaque)
 				live--;
 			} else if (cqe->user_data < rw->entry_count &&
 				   ring_request(rw, (unsigned)cqe->user_data) >= RING_FLUSH_BYTES) {
-				io_uring_submit(&rw->ring);
+				/* On failure the answer goes with the batch's next submit. */
+				r = io_uring_submit(&rw->ring);
+				if (r < 0)
+					trace_dropped(TRACE_FUSE, "sending a large answer at once", r);
 			}
 		}
 		io_uring_cq_advance(&rw->ring, seen);
 	}
 	/* Answers still queued go out before the ring closes. */
 	ring_commit_finished(rw);
-	io_uring_submit(&rw->ring);
+	r = io_uring_submit(&rw->ring);
+	if (r < 0)
+		trace_dropped(TRACE_FUSE, "the last answers of a closing ring", r);
 	return NULL;
 }
 
