@@ -11,7 +11,7 @@ requires_root
 requires dd cmp
 [ -c /dev/fuse ] || skip "needs /dev/fuse"
 
-STALLED_WRITES=4 STALLED_READS=2
+STALLED_WRITES=${STALLED_WRITES:-4} STALLED_READS=${STALLED_READS:-2}
 waiters=()
 resume_devio() { [ -z "$DEVIO_PID" ] || kill -CONT "$DEVIO_PID" 2>/dev/null; }
 wait_waiters() { # the requests to the stalled disk end once it answers again
