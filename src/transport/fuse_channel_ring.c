@@ -31,6 +31,13 @@
  * one. */
 #define RING_DEPTH 4u
 #define RING_BUFFERS 128u
+
+/* Requests that wait (on a slow disk's threads, on a proxy's pipes) hold
+ * their entries until answered, and a queue whose entries are all held takes
+ * no request of any other disk.  So when all but one of a queue's entries
+ * are held, the worker registers one more there, up to this many per queue
+ * and RING_BUFFERS more in all: a stalled disk cannot take the last entry. */
+#define RING_DEPTH_MAX 32u
 #define RING_STOP UINT64_MAX       /* user_data of the stop poll */
 #define RING_WAKE (UINT64_MAX - 1) /* ... of the read of `wake_fd` */
 
@@ -57,7 +64,16 @@ struct fuse_ring_entry {
 	unsigned char *payload;
 	struct iovec iov[2]; /* header, payload */
 	uint16_t qid;        /* the kernel queue it is registered on */
+	bool held;           /* deferred: answered later, from another thread */
+	unsigned char *own_map; /* an entry added later has a mapping of its own */
+	size_t own_map_size;
 	struct fuse_pending pending;
+};
+
+/* What the worker knows of one kernel queue (only it touches this). */
+struct ring_queue {
+	unsigned registered; /* this worker's entries there */
+	unsigned held;       /* ... of them held by deferred requests */
 };
 
 struct fuse_ring_worker {
@@ -69,9 +85,12 @@ struct fuse_ring_worker {
 	bool ring_ready;
 	unsigned char *map; /* payload buffers, then headers */
 	size_t map_size;
-	unsigned depth; /* buffers per kernel queue */
-	unsigned entry_count;
+	unsigned depth; /* buffers per kernel queue, at the start */
+	unsigned entry_count; /* entries in use (registered, or being) */
+	unsigned entry_max;   /* room in `entries` */
+	unsigned live;        /* entries the kernel still has */
 	struct fuse_ring_entry *entries;
+	struct ring_queue *queues;
 	int setup_result; /* from the thread: ring and registration */
 	bool setup_done;
 	/* Answers other threads finished for this worker's entries (step 3). */
@@ -172,6 +191,10 @@ static struct fuse_pending *ring_defer(struct fuse_exchange *exchange, uint64_t 
 	struct fuse_ring_entry *e = exchange->channel_state;
 
 	(void)keep_data; /* the entry's buffers are the request's until its commit */
+	if (!e->held) {
+		e->held = true;
+		e->pending.worker->queues[e->qid].held++;
+	}
 	e->pending.unique = unique;
 	e->pending.result = 0;
 	e->pending.len = 0;
@@ -180,8 +203,13 @@ static struct fuse_pending *ring_defer(struct fuse_exchange *exchange, uint64_t 
 
 static void ring_undefer(struct fuse_exchange *exchange, struct fuse_pending *pending)
 {
-	(void)exchange;
+	struct fuse_ring_entry *e = exchange->channel_state;
+
 	(void)pending; /* nothing was queued */
+	if (e->held) {
+		e->held = false;
+		e->pending.worker->queues[e->qid].held--;
+	}
 }
 
 /* Steps 2 and 3, on the thread that finished the request. */
@@ -206,6 +234,45 @@ const struct fuse_channel_ops fuse_ring_channel_ops = {
 	.undefer = ring_undefer,
 	.complete = ring_complete,
 };
+
+/* One more entry on queue `qid`, when all but one there are held (see
+ * RING_DEPTH_MAX); it takes requests once its REGISTER is submitted. */
+static void ring_grow(struct fuse_ring_worker *rw, uint16_t qid)
+{
+	struct ring_queue *q = &rw->queues[qid];
+	size_t payload_size = rw->channel->config.max_write;
+	struct fuse_ring_entry *e;
+	unsigned i = rw->entry_count;
+
+	if (q->held + 1 < q->registered || q->registered >= RING_DEPTH_MAX || i >= rw->entry_max)
+		return;
+	e = &rw->entries[i];
+	e->own_map_size = payload_size + sizeof(struct fuse_abi_uring_header);
+	e->own_map = mmap(NULL, e->own_map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (e->own_map == MAP_FAILED) {
+		e->own_map = NULL;
+		trace_dropped(TRACE_FUSE, "a ring entry for a queue whose entries are all held", -ENOMEM);
+		return;
+	}
+	e->payload = e->own_map;
+	e->header = (struct fuse_abi_uring_header *)(e->own_map + payload_size);
+	e->iov[0] = (struct iovec){ e->header, sizeof(*e->header) };
+	e->iov[1] = (struct iovec){ e->payload, payload_size };
+	e->qid = qid;
+	e->pending.worker = rw;
+	e->pending.entry = i;
+	if (ring_command(rw, i, FUSE_ABI_URING_REGISTER, 0) < 0) {
+		trace_dropped(TRACE_FUSE, "registering a ring entry", -EBUSY);
+		munmap(e->own_map, e->own_map_size);
+		e->own_map = NULL;
+		return;
+	}
+	rw->entry_count++;
+	rw->live++;
+	q->registered++;
+	trace(TRACE_FUSE, "ring %u: queue %u has %u of its entries held by waiting requests: now %u", rw->index,
+	      qid, q->held, q->registered);
+}
 
 /* Serve the request in `entry`; returns the bytes it moved. */
 static size_t ring_request(struct fuse_ring_worker *rw, unsigned entry)
@@ -235,6 +302,8 @@ static size_t ring_request(struct fuse_ring_worker *rw, unsigned entry)
 	/* Every request on a ring is answered, or its buffer is lost. */
 	if (!exchange.answered)
 		fuse_exchange_error(&exchange, in.unique, -ENOSYS);
+	if (e->held)
+		ring_grow(rw, e->qid);
 	return payload_len + e->header->ent_in_out.payload_sz;
 }
 
@@ -256,13 +325,14 @@ static int ring_setup(struct fuse_ring_worker *rw)
 	struct io_uring_params params = {
 		.flags = IORING_SETUP_SQE128 | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
 	};
-	unsigned depth = 2 * rw->entry_count + 4;
+	unsigned depth = 2 * rw->entry_max + 4;
 	struct io_uring_sqe *sqe;
 	unsigned char *headers;
 	int r;
 
-	rw->entries = calloc(rw->entry_count, sizeof(*rw->entries));
-	if (!rw->entries)
+	rw->entries = calloc(rw->entry_max, sizeof(*rw->entries));
+	rw->queues = calloc(rw->channel->queue_count, sizeof(*rw->queues));
+	if (!rw->entries || !rw->queues)
 		return -ENOMEM;
 	rw->map_size = rw->entry_count * (payload_size + sizeof(struct fuse_abi_uring_header));
 	rw->map = mmap(NULL, rw->map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -282,7 +352,9 @@ static int ring_setup(struct fuse_ring_worker *rw)
 		e->qid = (uint16_t)(i / rw->depth);
 		e->pending.worker = rw;
 		e->pending.entry = i;
+		rw->queues[e->qid].registered++;
 	}
+	rw->live = rw->entry_count;
 
 	/* Deferred task work runs only when this thread asks for completions,
 	 * so requests arrive in batches; older kernels lack it. */
@@ -319,8 +391,13 @@ static void ring_commit_finished(struct fuse_ring_worker *rw)
 
 	for (letter = fuse_ring_mailbox_take(&rw->finished); letter; letter = next) {
 		struct fuse_pending *pending = (struct fuse_pending *)letter;
+		struct fuse_ring_entry *e = &rw->entries[pending->entry];
 
 		next = letter->next;
+		if (e->held) {
+			e->held = false;
+			rw->queues[e->qid].held--;
+		}
 		ring_commit(rw, pending->entry, pending->unique, pending->result, rw->entries[pending->entry].payload,
 			    pending->len);
 	}
@@ -332,7 +409,7 @@ static void *ring_main(void *opaque)
 	struct fuse_ring_channel *channel = rw->channel;
 	struct io_uring_cqe *cqe;
 	bool stop = false;
-	unsigned head, seen, live = rw->entry_count;
+	unsigned head, seen;
 	int r;
 
 	r = ring_setup(rw);
@@ -346,7 +423,7 @@ static void *ring_main(void *opaque)
 	if (r < 0)
 		return NULL;
 
-	while (!stop && live) {
+	while (!stop && rw->live) {
 		r = io_uring_submit_and_wait(&rw->ring, 1);
 		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
 			trace(TRACE_FUSE, "ring %u: io_uring_submit_and_wait: %s, worker stops", rw->index,
@@ -371,7 +448,7 @@ static void *ring_main(void *opaque)
 			} else if (cqe->res < 0) {
 				/* That buffer is out of the game; the others go on. */
 				trace_dropped(TRACE_FUSE, "a ring command (its entry is lost)", cqe->res);
-				live--;
+				rw->live--;
 			} else if (cqe->user_data < rw->entry_count &&
 				   ring_request(rw, (unsigned)cqe->user_data) >= RING_FLUSH_BYTES) {
 				/* On failure the answer goes with the batch's next submit. */
@@ -455,6 +532,7 @@ int fuse_ring_channel_start(const struct fuse_channel_config *config, unsigned w
 		rw->index = i;
 		rw->depth = depth;
 		rw->entry_count = queues * depth;
+		rw->entry_max = rw->entry_count + RING_BUFFERS;
 		r = fuse_ring_mailbox_init(&rw->finished);
 		if (r < 0)
 			return r;
@@ -497,7 +575,11 @@ void fuse_ring_channel_stop(struct fuse_ring_channel *channel)
 			io_uring_queue_exit(&rw->ring);
 		if (rw->map)
 			munmap(rw->map, rw->map_size);
+		for (unsigned j = 0; rw->entries && j < rw->entry_count; j++)
+			if (rw->entries[j].own_map)
+				munmap(rw->entries[j].own_map, rw->entries[j].own_map_size);
 		free(rw->entries);
+		free(rw->queues);
 		fuse_ring_mailbox_destroy(&rw->finished);
 	}
 	free(channel->rings);
