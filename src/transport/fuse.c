@@ -23,11 +23,12 @@
  *
  * A slow disk must not hold the others: the I/O of a disk that may wait (a
  * file, a proxy server: anything but memory) runs on that disk's own threads
- * (as many as the channel has workers, at least 4), and the channel's threads only hand
- * it over; a RAM disk is served on the channel's threads, it never waits.
- * What a stalled disk still shares with the others: on io_uring, the ring
- * entries its waiting requests hold (see fuse_channel_ring.c), and the
- * kernel's max_background per connection.
+ * (as many as the channel has workers, at least 4), and the channel's threads
+ * only hand it over; a RAM disk is served on the channel's threads, it never
+ * waits.  On io_uring, a queue whose entries are all held by waiting requests
+ * gets more (fuse_channel_ring.c).  What a stalled disk still shares with the
+ * others: those entries past their limit (32 per queue and worker), and the
+ * kernel's max_background for the connection (512 requests).
  */
 #include "transport/fuse.h"
 
