@@ -16,19 +16,17 @@
 #include "transport/fuse_handlers.h"
 #include "transport/fuse_ring_mailbox.h"
 
-/* Buffers each ring worker registers on each kernel queue: how many requests of
- * one queue it can take in one batch, and how many it can hold at once.  Few:
- * the kernel hands a request to the buffer freed last, so with many buffers
- * one worker's take most of a queue's requests, and requests that wait (a
- * proxy disk's writes) then wait in turn on one worker while the others idle
- * (32 instead of 4 took a proxy disk's 1 MiB writes from 1.6 to 0.9 x nbdfuse).
- * The price: a proxy disk's reads waiting on a silent server hold their
- * buffers, and once a queue's are all held, other disks' requests on that
- * queue wait too, for at most the proxy timeout.  Every buffer can hold a
- * whole 1 MiB request, and there is one kernel queue per possible CPU, so on
- * big machines the depth shrinks to keep all buffers together within
- * RING_BUFFERS (each becomes resident once a request used it), but never below
- * one. */
+/* Buffers each ring worker registers on each kernel queue at the start: how
+ * many requests of one queue it can take in one batch.  Few: the kernel hands
+ * a request to the buffer freed last, so with many buffers one worker's take
+ * most of a queue's requests (32 instead of 4 took a proxy disk's 1 MiB
+ * writes from 1.6 to 0.9 x nbdfuse, when writes still waited on the ring's
+ * worker).  Requests that wait hold their buffers; a queue whose buffers are
+ * all held gets more (RING_DEPTH_MAX).  Every buffer can hold a whole 1 MiB
+ * request, and there is one kernel queue per possible CPU, so on big
+ * machines the depth shrinks to keep all buffers together within
+ * RING_BUFFERS (each becomes resident once a request used it), but never
+ * below one. */
 #define RING_DEPTH 4u
 #define RING_BUFFERS 128u
 
