@@ -23,7 +23,7 @@
  *
  * A slow disk must not hold the others: the I/O of a disk that may wait (a
  * file, a proxy server: anything but memory) runs on that disk's own threads
- * (as many as the channel has workers, at least 4), and the channel's threads
+ * (as many as the channel has workers), and the channel's threads
  * only hand it over; a RAM disk is served on the channel's threads, it never
  * waits.  On io_uring, a queue whose entries are all held by waiting requests
  * gets more (fuse_channel_ring.c).  What a stalled disk still shares with the
@@ -51,8 +51,6 @@
 #include "transport/fuse_channel_ring.h"
 #include "transport/fuse_files.h"
 #include "transport/fuse_kernel_abi.h"
-
-#define DISK_THREADS_MIN 4u
 
 struct transport_fuse {
 	int fd; /* the session descriptor (INIT, notifications, io_uring commands) */
@@ -220,10 +218,10 @@ int transport_fuse_start(const char *mountpoint, unsigned workers, struct transp
 	fuse->page_size = page_size > 0 ? (size_t)page_size : 4096;
 	fuse->max_write = FUSE_ABI_MAX_PAGES * fuse->page_size;
 	fuse_files_init(&fuse->files);
-	/* At least as many as a proxy disk's pool has connections (4), so that
-	 * its writes keep as many requests in flight (a 2-CPU machine: 4k random
-	 * writes at 17k IOPS with 2 threads, 27k with 4, 16k with 8). */
-	fuse->files.disk_threads = workers > DISK_THREADS_MIN ? workers : DISK_THREADS_MIN;
+	/* As many as the channel has workers: a proxy disk keeps as many writes
+	 * in flight (and so as many pool connections) as when the workers did
+	 * them themselves. */
+	fuse->files.disk_threads = workers;
 	fuse->mountpoint = strdup(mountpoint);
 	if (!fuse->mountpoint) {
 		r = -ENOMEM;
