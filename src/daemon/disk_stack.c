@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,6 +18,7 @@
 #include "daemon/daemon.h"
 #include "layer/layer.h"
 #include "transport/fuse.h"
+#include "transport/fuse_uring_switch.h"
 
 bool disk_needs_userspace(const struct imdisk_device *request)
 {
@@ -38,46 +38,25 @@ void daemon_fuse_directory(const struct daemon *daemon, char *buf, size_t size)
 	snprintf(buf, size, "%s/fuse", slash ? (copy[0] ? copy : "/") : ".");
 }
 
-#define FUSE_URING_SWITCH "/sys/module/fuse/parameters/enable_uring"
-/* Serializes imdiskd instances flipping the switch, so that none of them takes
- * another's "on" for the machine's setting and leaves it on for good. */
-#define FUSE_URING_SWITCH_LOCK "/run/imdisk-fuse-uring.lock"
-
 /* FUSE over io_uring is the faster channel (one system call per batch of
  * requests instead of two per request; docs/performance.md), but the kernel's
- * switch for it is machine-wide and off by default: it is turned on only while
- * our connection is made (the connection keeps io_uring), then set back. */
+ * switch for it is machine-wide and off by default: it is on only while our
+ * connection is made (src/transport/fuse_uring_switch.h). */
 static int start_transport(struct daemon *daemon, const char *directory)
 {
-	char before = 'N';
-	int fd = -1, lock_fd = -1, r;
+	struct fuse_uring_switch uring_switch;
+	int on = -ENOENT, r;
 
-	if (daemon->fuse_channel != DAEMON_FUSE_DEVICE && access(FUSE_URING_SWITCH, F_OK) == 0) {
-		lock_fd = open(FUSE_URING_SWITCH_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (lock_fd >= 0 && flock(lock_fd, LOCK_EX) < 0) {
-			close(lock_fd);
-			lock_fd = -1;
-		}
-		fd = open(FUSE_URING_SWITCH, O_RDWR | O_CLOEXEC);
-		if (fd >= 0 && (pread(fd, &before, 1, 0) != 1 || pwrite(fd, "Y", 1, 0) != 1)) {
-			close(fd);
-			fd = -1;
-		}
-	}
-	if (fd < 0 && daemon->fuse_channel != DAEMON_FUSE_DEVICE) {
-		if (daemon->fuse_channel == DAEMON_FUSE_IO_URING)
-			log_warning("cannot turn on FUSE over io_uring (%s): using /dev/fuse", FUSE_URING_SWITCH);
-		else
-			log_info("FUSE over io_uring not available (%s): using /dev/fuse", FUSE_URING_SWITCH);
+	if (daemon->fuse_channel != DAEMON_FUSE_DEVICE) {
+		on = fuse_uring_switch_on(&uring_switch);
+		if (on < 0 && daemon->fuse_channel == DAEMON_FUSE_IO_URING)
+			log_warning("cannot turn on FUSE over io_uring (%s): using /dev/fuse", FUSE_URING_SWITCH_PATH);
+		else if (on < 0)
+			log_info("FUSE over io_uring not available (%s): using /dev/fuse", FUSE_URING_SWITCH_PATH);
 	}
 	r = transport_fuse_start(directory, daemon->fuse_workers, &daemon->fuse);
-	if (fd >= 0) {
-		if (before != 'Y' && pwrite(fd, &before, 1, 0) != 1)
-			log_warning("cannot set %s back to %c", FUSE_URING_SWITCH, before);
-		close(fd);
-	}
-	if (lock_fd >= 0)
-		close(lock_fd); /* and with it the lock */
+	if (on == 0 && fuse_uring_switch_restore(&uring_switch) < 0)
+		log_warning("cannot set %s back to %c", FUSE_URING_SWITCH_PATH, uring_switch.before);
 	return r;
 }
 

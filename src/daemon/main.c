@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/size.h"
 #include "daemon/connections.h"
+#include "common/trace.h"
 #include "daemon/daemon.h"
 #include "daemon/trusted_file.h"
 
@@ -66,6 +67,9 @@ static void usage(FILE *out)
 		"                        control connections one user may have open at once\n"
 		"                        (1-65536, default 64); one more is closed at once\n"
 		"  -v, --verbose         log every request\n"
+		"  -D, --debug LIST      trace the data path's decisions and every dropped result\n"
+		"                        for the areas in LIST (fuse, proxy, control, disk, loop,\n"
+		"                        all); also IMDISK_DEBUG=LIST in the environment\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         version\n\n"
 		"Exit status: 0 stopped by SIGTERM/SIGINT; 1 could not start (the reason is printed).\n");
@@ -209,6 +213,7 @@ int main(int argc, char **argv)
 	static const struct option options[] = {
 		{"socket", required_argument, NULL, 's'}, {"state-dir", required_argument, NULL, 'd'},
 		{"foreground", no_argument, NULL, 'f'},   {"verbose", no_argument, NULL, 'v'},
+		{"debug", required_argument, NULL, 'D'},
 		{"proxy-timeout", required_argument, NULL, 't'},
 		{"fuse-io-uring", no_argument, NULL, 'u'},
 		{"no-fuse-io-uring", no_argument, NULL, 'U'},
@@ -233,11 +238,12 @@ int main(int argc, char **argv)
 	char directory[PATH_MAX];
 
 	log_init("imdiskd", LOG_LEVEL_WARNING);
+	trace_enable_from_environment(); /* IMDISK_DEBUG=fuse,...; after log_init, which sets the level */
 	daemon.proxy_timeout_ms = 10000;
 	daemon.fuse_workers = DAEMON_FUSE_WORKERS;
 	daemon.max_disks_per_user = DAEMON_MAX_DISKS_PER_USER;
 	daemon.max_ram_per_user = DAEMON_MAX_RAM_PER_USER;
-	while ((option = getopt_long(argc, argv, "s:d:ft:uw:g:c:vhV", options, NULL)) != -1) {
+	while ((option = getopt_long(argc, argv, "s:d:ft:uw:g:c:vD:hV", options, NULL)) != -1) {
 		switch (option) {
 		case 's': socket_path = optarg; break;
 		case 'd': state_dir = optarg; break;
@@ -299,6 +305,12 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'v': log_set_level(LOG_LEVEL_INFO); break;
+		case 'D':
+			if (trace_enable_list(optarg) < 0) {
+				log_error("--debug takes a list of %s, not '%s'", trace_area_names(), optarg);
+				return 1;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("imdiskd %s\n", IMDISK_VERSION); return 0;
 		default: usage(stderr); return 1;
