@@ -39,7 +39,8 @@ asan-build: $(ASAN_BUILD)/build.ninja
 demo: deps build
 	tests/demo.sh $(BUILD)
 
-# The whole suite twice: the normal build, then the ASan+UBSan build.
+# The whole suite twice: the normal build, then the ASan+UBSan build (meson test,
+# two tests at a time; docs/testing.md).  The last line: N passed, N failed, N skipped.
 check: deps build asan-build
 	tests/run-tests.sh $(BUILD) $(ASAN_BUILD)
 
