@@ -10,7 +10,7 @@ DEBIAN_PACKAGES = meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
 	libjson-c-dev libcmocka-dev util-linux fdisk e2fsprogs xfsprogs dosfstools mtools \
 	fio nbdkit nbdfuse qemu-utils qemu-system-common socat procps kmod
 
-.PHONY: all build deps demo check check-unit check-asan asan-build install fuzz bench clean
+.PHONY: all build deps demo check check-unit check-asan asan-build install fuzz fuzz-long bench clean
 
 all: build
 
@@ -39,7 +39,8 @@ asan-build: $(ASAN_BUILD)/build.ninja
 demo: deps build
 	tests/demo.sh $(BUILD)
 
-# The whole suite twice: the normal build, then the ASan+UBSan build.
+# The whole suite twice: the normal build, then the ASan+UBSan build (meson test,
+# two tests at a time; docs/testing.md).  The last line: N passed, N failed, N skipped.
 check: deps build asan-build
 	tests/run-tests.sh $(BUILD) $(ASAN_BUILD)
 
@@ -56,6 +57,12 @@ fuzz:
 	CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false || true
 	ninja -C build-fuzz
 	@echo "run e.g.: build-fuzz/fuzz/fuzz-control fuzz/corpus/fuzz-control"
+
+# Every harness for FUZZ_SECONDS each; what adds coverage joins fuzz/corpus
+# (see docs/fuzzing.md).
+FUZZ_SECONDS ?= 600
+fuzz-long: fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/fuzz-long.sh build-fuzz
 
 bench: deps build
 	bench/run.sh $(BUILD)

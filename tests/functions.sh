@@ -97,8 +97,19 @@ kill_daemon() { # SIGKILL, as a crash would
 	DAEMON_PID=
 }
 
-# The /dev/loopN of a unit.
-unit_device() { "$IMDISK" -l -u "$1" --json | sed -n 's/.*"device": *"\([^"]*\)".*/\1/p' | head -n 1; }
+# loop_identity DEV: "MAJ:MIN INODE" of DEV's backing file ("" when detached).
+# Every RAM disk's backing is a memfd of the same name, whichever daemon made it:
+# the inode tells one from another.
+loop_identity() { losetup -n -O BACK-MAJ:MIN,BACK-INO --list "$1" 2>/dev/null | awk '{ print $1, $2 }'; }
+
+# The /dev/loopN of a unit.  It also notes the identity of the device's backing
+# in the test folder, for wait_detached.
+unit_device() {
+	local dev
+	dev=$("$IMDISK" -l -u "$1" --json | sed -n 's/.*"device": *"\([^"]*\)".*/\1/p' | head -n 1)
+	if [ -n "$dev" ]; then echo "$dev $(loop_identity "$dev")" >>"$TEST_DIR/loop-identities"; fi
+	echo "$dev"
+}
 
 # Fill a file with random bytes.
 random_file() { head -c "$2" /dev/urandom >"$1"; }
@@ -155,12 +166,19 @@ loop_backing() { cat "/sys/block/${1#/dev/}/loop/backing_file" 2>/dev/null || tr
 
 # wait_detached DEV [PATTERN]: poll (3 s) until DEV no longer has a backing file
 # (matching PATTERN when given: the device may be reused by someone else at once).
+# When unit_device named DEV, a backing of another identity is someone else's too:
+# tests run in parallel, and another test's RAM disk may take the number at once.
 wait_detached() {
-	local b
+	local b id ours
+	ours=$(awk -v d="$1" '$1 == d { w = $2 " " $3 } END { print w }' "$TEST_DIR/loop-identities" 2>/dev/null)
 	for _ in $(seq 60); do
 		b=$(loop_backing "$1")
 		[ -z "$b" ] && return 0
 		[ -n "${2:-}" ] && ! grep -q -- "$2" <<<"$b" && return 0
+		if [ -n "${ours// /}" ]; then
+			id=$(loop_identity "$1")
+			[ -n "$id" ] && [ "$id" != "$ours" ] && return 0
+		fi
 		sleep 0.05
 	done
 	return 1

@@ -1,58 +1,83 @@
 #!/usr/bin/env bash
-# Run the whole suite against one or more build folders: unit tests (cmocka),
-# fuzz-corpus replays, then every tests/test-*.sh.  Each test is one behaviour;
-# exit 0 = pass, 77 = skipped, anything else = fail.  The last line is the total:
+# Run the suite against one or more build folders with `meson test` (every test
+# is one: docs/testing.md), two at a time, then count the results of all of
+# them.  The last line is the total, which CI looks for:
 #   N passed, N failed, N skipped
+#
+#   tests/run-tests.sh [--unit-only] [--suite NAME]... [BUILD...]   (BUILD: build)
+#
+# --unit-only runs the suites unit and fuzz (no root needed); --suite picks
+# suites (unit, fuzz, behaviour); the default is all of them.  Exit status 0 when
+# nothing failed.  TEST_PROCESSES (2) sets how many tests run at once.
 set -u
 cd "$(dirname "$0")/.."
-unit_only=0
-if [ "${1:-}" = "--unit-only" ]; then unit_only=1; shift; fi
+suites=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--unit-only) suites+=(unit fuzz); shift ;;
+	--suite) [ $# -ge 2 ] || { echo "run-tests.sh: --suite needs a name" >&2; exit 2; }
+		suites+=("$2"); shift 2 ;;
+	--suite=*) suites+=("${1#--suite=}"); shift ;;
+	-*) echo "usage: tests/run-tests.sh [--unit-only] [--suite NAME]... [BUILD...]" >&2; exit 2 ;;
+	*) break ;;
+	esac
+done
 [ $# -ge 1 ] || set -- build
-passed=0 failed=0 skipped=0
-failures=()
-log_dir=$(mktemp -d /tmp/imdisk-tests.XXXXXX)
+suite_args=()
+for s in "${suites[@]}"; do suite_args+=(--suite "$s"); done
 
-run_one() { # label, command...
-	local label=$1; shift
-	local log="$log_dir/$(echo "$label" | tr '/ ' '__').log"
-	local start=$SECONDS rc
-	timeout --kill-after=10 300 "$@" >"$log" 2>&1
-	rc=$?
-	if [ $rc -eq 0 ]; then
-		passed=$((passed + 1)); printf 'PASS %-50s %3ss\n' "$label" $((SECONDS - start))
-	elif [ $rc -eq 77 ]; then
-		skipped=$((skipped + 1)); printf 'SKIP %-50s (%s)\n' "$label" "$(tail -n 1 "$log")"
-	else
-		failed=$((failed + 1)); failures+=("$label")
-		printf 'FAIL %-50s rc=%s\n' "$label" $rc
-		sed 's/^/    | /' "$log" | tail -n 40
-	fi
+# The behaviour tests are listed when a build is configured (tests/meson.build):
+# a test added or removed since needs a reconfigure.
+behaviour_list_is_current() { # BUILD
+	local known
+	known=$(meson introspect --tests "$1" 2>/dev/null | python3 -c '
+import json, sys
+print("\n".join(sorted(t["name"] for t in json.load(sys.stdin) if t["name"].endswith(".sh"))))') || return 1
+	[ "$known" = "$(cd tests && printf '%s\n' test-*.sh | sort)" ]
 }
 
-for build in "$@"; do
-	build=$(cd "$build" && pwd)
-	echo "== suite on $build"
-	for t in "$build"/tests/unit/test-*; do
-		[ -f "$t" ] && [ -x "$t" ] || continue
-		run_one "$(basename "$build")/unit/$(basename "$t")" "$t"
-	done
-	for r in "$build"/fuzz/*-replay; do
-		[ -f "$r" ] && [ -x "$r" ] || continue
-		name=$(basename "$r" -replay)
-		run_one "$(basename "$build")/fuzz/$name" "$r" "fuzz/corpus/$name"
-	done
-	[ $unit_only -eq 1 ] && continue
-	for t in tests/test-*.sh; do
-		[ -f "$t" ] || continue
-		run_one "$(basename "$build")/$(basename "$t")" env IMDISK_BUILD="$build" bash "$t"
-	done
-done
+# count BUILD: "passed failed skipped" of the last meson test run in BUILD.
+count() {
+	python3 - "$1/meson-logs/testlog.json" <<'PY'
+import json, sys
+passed = failed = skipped = 0
+for line in open(sys.argv[1]):
+    if not line.strip():
+        continue
+    result = json.loads(line)["result"]
+    if result in ("OK", "EXPECTEDFAIL"):
+        passed += 1
+    elif result == "SKIP":
+        skipped += 1
+    else:  # FAIL, TIMEOUT, ERROR, UNEXPECTEDPASS
+        failed += 1
+print(passed, failed, skipped)
+PY
+}
 
-if [ ${#failures[@]} -gt 0 ]; then
-	echo "failed: ${failures[*]}"
-	echo "logs: $log_dir"
-else
-	rm -rf "$log_dir"
-fi
+passed=0 failed=0 skipped=0
+broken=()
+for build in "$@"; do
+	echo "== suite on $build${suites[*]:+ (${suites[*]})}"
+	if [ ! -f "$build/build.ninja" ]; then
+		echo "run-tests.sh: $build is not a configured build folder" >&2
+		failed=$((failed + 1)) broken+=("$build"); continue
+	fi
+	if ! behaviour_list_is_current "$build"; then
+		echo "tests/test-*.sh changed since $build was configured: reconfiguring"
+		meson setup --reconfigure "$build" >/dev/null || { failed=$((failed + 1)) broken+=("$build"); continue; }
+	fi
+	rm -f "$build/meson-logs/testlog.json"
+	start=$SECONDS
+	meson test -C "$build" --num-processes "${TEST_PROCESSES:-2}" --print-errorlogs "${suite_args[@]}"
+	if [ ! -s "$build/meson-logs/testlog.json" ]; then
+		echo "run-tests.sh: meson test ran nothing in $build" >&2
+		failed=$((failed + 1)) broken+=("$build"); continue
+	fi
+	read -r p f s < <(count "$build")
+	echo "== $build: $p passed, $f failed, $s skipped in $((SECONDS - start)) s"
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+done
+[ ${#broken[@]} -eq 0 ] || echo "could not run: ${broken[*]}"
 echo "$passed passed, $failed failed, $skipped skipped"
-[ $failed -eq 0 ]
+[ "$failed" -eq 0 ]

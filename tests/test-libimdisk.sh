@@ -46,7 +46,9 @@ int main(void)
 C
 # A sanitizer build's library needs its runtime in the program too.
 sanitize=
-ldd "$BUILD/libimdisk.so" | grep -q libasan && sanitize=-fsanitize=address,undefined
+# (Not `ldd | grep -q`: grep leaves at the first match, ldd's next line then
+# gets SIGPIPE, and with pipefail the test would sometimes miss the runtime.)
+grep -q libasan <<<"$(ldd "$BUILD/libimdisk.so")" && sanitize=-fsanitize=address,undefined
 cc -Wall -Werror $sanitize -I"$TOP/lib" -o "$TEST_DIR/client" "$TEST_DIR/client.c" -L"$BUILD" -limdisk \
 	-Wl,-rpath,"$BUILD" || fail "a program does not build against imdisk.h and libimdisk"
 out=$("$TEST_DIR/client") || fail "libimdisk client failed with exit $?"
