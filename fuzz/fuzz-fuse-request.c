@@ -133,7 +133,7 @@ static const struct vdisk_ops async_ops = {
 static struct vdisk async_disk = {
 	.ops = &async_ops,
 	.size = DISK_SIZE,
-	.flags = VDISK_PARALLEL | VDISK_ASYNC_READ,
+	.flags = VDISK_ASYNC_READ,
 };
 
 static bool carries_fh(uint32_t opcode)

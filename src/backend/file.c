@@ -232,7 +232,7 @@ int backend_file_open(int fd, bool read_only, struct vdisk **out)
 	atomic_init(&file->can_zero_range, true);
 	atomic_init(&file->can_ioctl_zero, true);
 	file->disk.ops = &file_ops;
-	file->disk.flags = VDISK_CAN_TRIM | VDISK_CAN_ZERO | VDISK_CAN_FLUSH | VDISK_PARALLEL;
+	file->disk.flags = VDISK_CAN_TRIM | VDISK_CAN_ZERO | VDISK_CAN_FLUSH;
 	if (!file->is_block)
 		file->disk.flags |= VDISK_TRIM_ZEROES; /* a punched hole reads as zeroes */
 	if (read_only)

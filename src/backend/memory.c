@@ -306,7 +306,7 @@ int backend_memory_open(uint64_t size, struct vdisk **out)
 		goto fail_unmap;
 	mem->disk.ops = &memory_ops;
 	mem->disk.size = size;
-	mem->disk.flags = VDISK_CAN_TRIM | VDISK_CAN_ZERO | VDISK_TRIM_ZEROES | VDISK_PARALLEL;
+	mem->disk.flags = VDISK_CAN_TRIM | VDISK_CAN_ZERO | VDISK_TRIM_ZEROES;
 	*out = &mem->disk;
 	return 0;
 

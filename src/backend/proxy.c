@@ -225,7 +225,7 @@ int backend_proxy_open(const struct backend_proxy_options *options, struct vdisk
 	proxy_pool_add_first(proxy->pool, &first);
 	proxy->disk.ops = &proxy_ops;
 	proxy->disk.size = proxy->link.info.file_size;
-	proxy->disk.flags = VDISK_PARALLEL | VDISK_ASYNC_READ;
+	proxy->disk.flags = VDISK_ASYNC_READ;
 	if (options->read_only || (proxy->link.info.flags & IMDPROXY_FLAG_RO))
 		proxy->disk.flags |= VDISK_READ_ONLY;
 	/* ImDisk's meaning of UNMAP is a punched hole (devio's, and the Windows

@@ -538,7 +538,7 @@ static int open_dynamic(int fd, bool read_only, uint64_t file_size, const uint8_
 	}
 	vhd->disk.ops = &vhd_ops;
 	vhd->disk.size = size;
-	vhd->disk.flags = VDISK_CAN_FLUSH | VDISK_PARALLEL;
+	vhd->disk.flags = VDISK_CAN_FLUSH;
 	if (read_only)
 		vhd->disk.flags |= VDISK_READ_ONLY;
 	*out = &vhd->disk;

@@ -1,6 +1,6 @@
 /* The request handlers (fuse_handlers.h): one flat directory of disks, and I/O
- * on them.  Every disk sets VDISK_PARALLEL, so requests on one disk run on
- * whichever threads the channel serves them from, at the same time. */
+ * on them.  Every vdisk takes parallel callers (vdisk.h), so requests on one
+ * disk run on whichever threads the channel serves them from, at the same time. */
 #include "transport/fuse_handlers.h"
 
 #include <errno.h>

@@ -1,6 +1,11 @@
 /* The disk interface: what every frontend (FUSE transport, devio's servers) calls
  * and every backend (memory, file, proxy client) and layer (window, read-only,
- * byte swap) implements.  Byte offsets; a negative errno on failure. */
+ * byte swap) implements.  Byte offsets; a negative errno on failure.
+ *
+ * Every disk takes callers from several threads at once: each op may run
+ * concurrently with any other op on the same disk except close (and resize,
+ * which its caller serialises against I/O of the range it changes).  There is
+ * no serialised mode: a disk that needs a lock keeps its own. */
 #ifndef IMDISK_VDISK_VDISK_H
 #define IMDISK_VDISK_VDISK_H
 
@@ -11,7 +16,6 @@
 #define VDISK_CAN_TRIM 0x02u   /* trim really frees space (else it is a no-op) */
 #define VDISK_CAN_ZERO 0x04u   /* zero is done natively (else by writing zeroes) */
 #define VDISK_CAN_FLUSH 0x08u  /* flush means something (else vdisk_flush does nothing) */
-#define VDISK_PARALLEL 0x10u   /* callers may issue requests from several threads at once */
 #define VDISK_TRIM_ZEROES 0x20u /* a trim leaves zeroes behind (it punches holes) */
 #define VDISK_ASYNC_READ 0x40u  /* read_async may start reads (it can still say no) */
 

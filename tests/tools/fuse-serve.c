@@ -63,7 +63,7 @@ static int anon_open(uint64_t size, struct vdisk **out)
 	}
 	anon->disk.ops = &anon_ops;
 	anon->disk.size = size;
-	anon->disk.flags = VDISK_PARALLEL;
+	anon->disk.flags = 0;
 	*out = &anon->disk;
 	return 0;
 }

@@ -81,7 +81,6 @@ static void test_write_read(void **state)
 	assert_int_equal(backend_file_open(fd, false, &disk), 0);
 	assert_int_equal(disk->size, 4 * MiB);
 	assert_string_equal(disk->ops->name, "file");
-	assert_true(disk->flags & VDISK_PARALLEL);
 	assert_true(disk->flags & VDISK_CAN_FLUSH);
 	assert_false(disk->flags & VDISK_READ_ONLY);
 	fill_pattern(in, sizeof(in), 10);

@@ -59,7 +59,6 @@ static void test_write_read(void **state)
 	(void)state;
 	assert_int_equal(backend_memory_open(4 * MiB, &disk), 0);
 	assert_int_equal(disk->size, 4 * MiB);
-	assert_true(disk->flags & VDISK_PARALLEL);
 	assert_true(disk->flags & VDISK_CAN_TRIM);
 	assert_false(disk->flags & VDISK_READ_ONLY);
 	assert_string_equal(disk->ops->name, "memory");

@@ -349,7 +349,6 @@ static void test_info_checks(void **state)
 	assert_true(disk->flags & VDISK_READ_ONLY);
 	assert_true(disk->flags & VDISK_CAN_TRIM);
 	assert_false(disk->flags & VDISK_CAN_ZERO);
-	assert_true(disk->flags & VDISK_PARALLEL);
 	assert_true(disk->flags & VDISK_ASYNC_READ);
 	assert_true(backend_proxy_connected(disk));
 	vdisk_close(disk);

@@ -143,7 +143,6 @@ static void test_read_allocated_and_not(void **state)
 	assert_int_equal(backend_vhd_open(fd, false, &disk), 0);
 	assert_string_equal(disk->ops->name, "vhd");
 	assert_int_equal(disk->size, 4 * BLOCK);
-	assert_true(disk->flags & VDISK_PARALLEL);
 	assert_false(disk->flags & (VDISK_READ_ONLY | VDISK_CAN_TRIM));
 	/* Blocks 0..2 in one read, from the middle of block 0 to the middle of 2. */
 	assert_int_equal(vdisk_read(disk, buf, 2 * BLOCK, BLOCK / 2), 0);

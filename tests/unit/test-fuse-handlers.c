@@ -232,7 +232,7 @@ static struct count_disk *count_disk_new(uint32_t flags)
 	assert_non_null(c);
 	c->disk.ops = &count_ops;
 	c->disk.size = DISK_SIZE;
-	c->disk.flags = VDISK_PARALLEL | VDISK_CAN_TRIM | VDISK_TRIM_ZEROES | VDISK_CAN_ZERO | VDISK_CAN_FLUSH | flags;
+	c->disk.flags = VDISK_CAN_TRIM | VDISK_TRIM_ZEROES | VDISK_CAN_ZERO | VDISK_CAN_FLUSH | flags;
 	pthread_mutex_init(&c->gate_lock, NULL);
 	pthread_cond_init(&c->gate, NULL);
 	return c;

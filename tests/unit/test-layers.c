@@ -86,7 +86,6 @@ static void test_readonly(void **state)
 	assert_int_equal(layer_readonly_open(lower, &disk), 0);
 	assert_true(disk->flags & VDISK_READ_ONLY);
 	assert_false(disk->flags & (VDISK_CAN_TRIM | VDISK_CAN_ZERO));
-	assert_true(disk->flags & VDISK_PARALLEL);
 	assert_int_equal(disk->size, MiB);
 	assert_int_equal(vdisk_read(disk, out, sizeof(out), 0), 0);
 	assert_memory_equal(in, out, sizeof(in));
@@ -221,7 +220,7 @@ static void test_stack(void **state)
 	vdisk_close(disk);
 }
 
-#define ALL_FLAGS (VDISK_CAN_TRIM | VDISK_CAN_ZERO | VDISK_CAN_FLUSH | VDISK_PARALLEL | VDISK_ASYNC_READ)
+#define ALL_FLAGS (VDISK_CAN_TRIM | VDISK_CAN_ZERO | VDISK_CAN_FLUSH | VDISK_ASYNC_READ)
 
 /* Read-only defines only its refusals: reads, views, asynchronous reads, flush
  * and close reach the lower disk untouched. */

@@ -116,7 +116,7 @@ static struct test_disk *test_disk_new(uint64_t size)
 	assert_non_null(t->bytes);
 	t->disk.ops = &test_ops;
 	t->disk.size = size;
-	t->disk.flags = VDISK_PARALLEL | VDISK_CAN_TRIM | VDISK_TRIM_ZEROES | VDISK_CAN_ZERO | VDISK_CAN_FLUSH;
+	t->disk.flags = VDISK_CAN_TRIM | VDISK_TRIM_ZEROES | VDISK_CAN_ZERO | VDISK_CAN_FLUSH;
 	return t;
 }
 

@@ -16,7 +16,7 @@ static unsigned closed;
 
 static void test_flush_needs_can_flush(void **state)
 {
-	struct recorder *rec = recorder_new(VDISK_PARALLEL, &closed);
+	struct recorder *rec = recorder_new(0, &closed);
 
 	(void)state;
 	assert_int_equal(vdisk_flush(&rec->disk), 0);
