@@ -101,12 +101,19 @@ static int attach_loop(struct daemon *daemon, struct disk *disk, char *why)
 		goto out;
 	}
 	loop_device_path(disk->loop_number, info->device, sizeof(info->device));
-	if (loop_get_status(disk->loop_number, &status) == 0) {
+	/* What a restart's re-adoption and a grow's image check compare against; a
+	 * kernel that does not tell leaves them unset (and the asked size). */
+	if ((r = loop_get_status(disk->loop_number, &status)) == 0) {
 		disk->backing_device = status.backing_device;
 		disk->backing_inode = status.backing_inode;
+	} else {
+		trace_dropped(TRACE_DISK, "loop_get_status", r);
 	}
-	loop_get_size(disk->loop_number, &info->size);
-	loop_sectors_written(disk->loop_number, &disk->written_baseline);
+	if ((r = loop_get_size(disk->loop_number, &info->size)) < 0)
+		trace_dropped(TRACE_DISK, "loop_get_size", r);
+	if ((r = loop_sectors_written(disk->loop_number, &disk->written_baseline)) < 0)
+		trace_dropped(TRACE_DISK, "loop_sectors_written", r);
+	r = 0;
 	info->transport = disk->stack ? IMDISK_TRANSPORT_FUSE : IMDISK_TRANSPORT_LOOP;
 out:
 	if (published_fd >= 0)
@@ -243,9 +250,16 @@ int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_
 		disk_free(disk);
 		goto close_descriptor;
 	}
-	if (state_save(daemon, disk) < 0)
+	/* The disk works unsaved: it only will not be re-adopted after a restart. */
+	r = state_save(daemon, disk);
+	if (r < 0) {
+		trace_dropped(TRACE_DISK, "state_save", r);
 		log_warning("unit %" PRIu32 " not saved in %s: a restart will not re-adopt it",
 			    disk->info.unit, daemon->state_dir);
+	}
+	r = 0;
+	trace(TRACE_DISK, "unit %" PRIu32 ": created (%s, %" PRIu64 " bytes, owner %u)", disk->info.unit,
+	      disk->info.device, disk->info.size, (unsigned)caller->uid);
 	pthread_mutex_lock(&daemon->table.lock);
 	disk->state = DISK_READY;
 	disk_snapshot(disk, request);
@@ -333,7 +347,10 @@ int disk_set_flags(struct daemon *daemon, uint32_t unit, uint32_t mask, uint32_t
 		if (values & IMDISK_IMAGE_MODIFIED) {
 			disk->info.flags |= IMDISK_IMAGE_MODIFIED;
 		} else {
-			loop_sectors_written(disk->loop_number, &disk->written_baseline);
+			int counted = loop_sectors_written(disk->loop_number, &disk->written_baseline);
+
+			if (counted < 0)
+				trace_dropped(TRACE_DISK, "loop_sectors_written", counted);
 			disk->info.flags &= ~IMDISK_IMAGE_MODIFIED;
 		}
 	}
@@ -344,7 +361,11 @@ int disk_set_flags(struct daemon *daemon, uint32_t unit, uint32_t mask, uint32_t
 	/* The file is written outside the table lock: a snapshot now, the I/O after. */
 	state_snapshot(daemon, disk, &snapshot);
 	pthread_mutex_unlock(&daemon->table.lock);
-	state_write(daemon, &snapshot);
+	/* The flags are changed on the device whether saved or not (state.c logs). */
+	r = state_write(daemon, &snapshot);
+	if (r < 0)
+		trace_dropped(TRACE_DISK, "state_write", r);
+	r = 0;
 	*not_changed = refused;
 	if (refused & IMDISK_OPTION_RO)
 		r = disk_fail(why, -EROFS, "unit %" PRIu32 " cannot be made writable (its image is read-only)", unit);
@@ -446,7 +467,9 @@ static int apply_size(struct daemon *daemon, struct disk *disk, uint64_t new_siz
 		r = loop_set_size_limit(disk->loop_number, new_size);
 	if (r < 0)
 		return disk_fail(why, r, "the loop device did not take the new size: %s", strerror(-r));
-	loop_get_size(disk->loop_number, &disk->info.size);
+	r = loop_get_size(disk->loop_number, &disk->info.size);
+	if (r < 0)
+		trace_dropped(TRACE_DISK, "loop_get_size", r); /* the size asked stands */
 	disk->info.cylinders = disk->info.size / ((uint64_t)disk->info.sector_size * disk->info.sectors_per_track *
 						  disk->info.tracks_per_cylinder);
 	state_snapshot(daemon, disk, snapshot);
@@ -519,14 +542,19 @@ int disk_grow(struct daemon *daemon, uint32_t unit, uint64_t amount, int image_f
 		r = apply_size(daemon, disk, new_size, &snapshot, why);
 out:
 	pthread_mutex_unlock(&daemon->table.lock);
-	if (r == 0)
-		state_write(daemon, &snapshot); /* outside the table lock, as in disk_set_flags */
+	if (r == 0) {
+		int saved = state_write(daemon, &snapshot); /* outside the table lock, as in disk_set_flags */
+
+		if (saved < 0)
+			trace_dropped(TRACE_DISK, "state_write", saved);
+	}
 	if (not_owner)
 		disk_access_owner_refusal(unit, owner, why);
 	if (check_fd >= 0)
 		close(check_fd);
 	if (image_fd >= 0)
 		close(image_fd);
+	trace(TRACE_DISK, "unit %" PRIu32 ": grow by %" PRIu64 ": %d", unit, amount, r);
 	if (r == 0)
 		events_publish(daemon, IMDISK_EVENT_GROW, unit);
 	return r;
@@ -556,10 +584,13 @@ int disk_remove(struct daemon *daemon, uint32_t unit, uint32_t mode, const struc
 		pthread_mutex_lock(&daemon->table.lock);
 		disk->state = DISK_READY;
 		pthread_mutex_unlock(&daemon->table.lock);
+		trace(TRACE_DISK, "unit %" PRIu32 ": not removed, %s is in use", unit, disk->info.device);
 		return disk_fail(why, -EBUSY, "unit %" PRIu32 " (%s) is in use", unit, disk->info.device);
 	}
-	if (mode != IMDISK_REMOVE_EMERGENCY)
-		loop_flush(disk->loop_number);
+	/* A flush that fails (a dying image) does not keep the disk: the caller asked
+	 * to remove it, and the loop driver writes what it still can at detach. */
+	if (mode != IMDISK_REMOVE_EMERGENCY && (r = loop_flush(disk->loop_number)) < 0)
+		trace_dropped(TRACE_DISK, "loop_flush before detach", r);
 	/* On a device still open the kernel detaches at last close: the unit is gone now. */
 	r = loop_detach(disk->loop_number);
 	if (r < 0 && r != -ENXIO) {
@@ -572,6 +603,7 @@ int disk_remove(struct daemon *daemon, uint32_t unit, uint32_t mode, const struc
 	state_forget(daemon, unit);
 	disk_table_release(&daemon->table, unit);
 	disk_free(disk);
+	trace(TRACE_DISK, "unit %" PRIu32 ": removed (mode %" PRIu32 ")", unit, mode);
 	events_publish(daemon, IMDISK_EVENT_REMOVE, unit);
 	return 0;
 }
@@ -591,11 +623,18 @@ void disk_release_all(struct daemon *daemon)
 		if (disk->stack) {
 			log_warning("unit %" PRIu32 ": %s is served by imdiskd: removing it as imdiskd stops", u,
 				    disk->info.device);
-			loop_flush(disk->loop_number);
-			loop_detach(disk->loop_number);
+			int r = loop_flush(disk->loop_number);
+
+			if (r < 0)
+				trace_dropped(TRACE_DISK, "loop_flush before detach", r);
+			r = loop_detach(disk->loop_number);
+			if (r < 0)
+				trace_dropped(TRACE_DISK, "loop_detach at stop", r);
 			fuse_mount_unpublish(daemon, disk);
 			state_forget(daemon, u);
 		}
+		trace(TRACE_DISK, "unit %" PRIu32 ": released (%s)", u,
+		      disk->stack ? "removed: served by imdiskd" : "the kernel device stays");
 		disk_free(disk);
 		daemon->table.units[u] = NULL;
 	}

@@ -254,7 +254,10 @@ static void adopt_record(struct daemon *daemon, const struct state_record *recor
 	if (record->transport == IMDISK_TRANSPORT_FUSE) {
 		/* Its bytes were served by the daemon that died: the device is dead. */
 		log_warning("unit %" PRIu32 ": %s was served by the previous imdiskd; detaching it", unit, record->device);
-		loop_detach(record->loop_number);
+		int r = loop_detach(record->loop_number);
+
+		if (r < 0)
+			trace_dropped(TRACE_DISK, "loop_detach of a dead user-space disk", r);
 		unlinkat(daemon->state_dir_fd, name, 0);
 		return;
 	}
