@@ -361,7 +361,8 @@ int disk_set_flags(struct daemon *daemon, uint32_t unit, uint32_t mask, uint32_t
 	/* The file is written outside the table lock: a snapshot now, the I/O after. */
 	state_snapshot(daemon, disk, &snapshot);
 	pthread_mutex_unlock(&daemon->table.lock);
-	/* The flags are changed on the device whether saved or not (state.c logs). */
+	/* The flags are changed on the device, saved or not: unsaved, only a restart
+	 * would re-adopt the disk with its flags as last saved. */
 	r = state_write(daemon, &snapshot);
 	if (r < 0)
 		trace_dropped(TRACE_DISK, "state_write", r);

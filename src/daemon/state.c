@@ -116,8 +116,8 @@ static int write_file(int dir_fd, const char *name, const char *temporary, const
 		r = -errno;
 	if (r == 0 && renameat(dir_fd, temporary, dir_fd, name) < 0)
 		r = -errno;
-	if (r < 0)
-		unlinkat(dir_fd, temporary, 0);
+	if (r < 0 && unlinkat(dir_fd, temporary, 0) < 0)
+		trace_dropped(TRACE_DISK, "unlinkat of a state file's temporary", -errno);
 	return r;
 }
 
@@ -164,8 +164,9 @@ void state_forget(struct daemon *daemon, uint32_t unit)
 	generation = next_generation(daemon, unit);
 	state_name(unit, name, sizeof(name));
 	pthread_mutex_lock(&daemon->state_save_lock);
-	if (generation_is_latest(daemon, unit, generation))
-		unlinkat(daemon->state_dir_fd, name, 0);
+	if (generation_is_latest(daemon, unit, generation) && unlinkat(daemon->state_dir_fd, name, 0) < 0 &&
+	    errno != ENOENT)
+		trace_dropped(TRACE_DISK, "unlinkat of a forgotten unit's state file", -errno);
 	pthread_mutex_unlock(&daemon->state_save_lock);
 }
 
