@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/trace.h"
 #include "daemon/connections.h"
 #include "daemon/daemon.h"
 #include "protocol/control_io.h"
@@ -120,10 +121,19 @@ static bool handle_request(struct daemon *daemon, int sock, struct control_messa
 		snprintf(m->message, sizeof(m->message), "%s", why);
 		control_set(m, CONTROL_TAG_MESSAGE);
 	}
+	if (type == CONTROL_QUERY_VERSION || type == CONTROL_LIST || type == CONTROL_WATCH)
+		trace(TRACE_CONTROL, "%s from uid %u: %d", request_name(type), (unsigned)caller->uid, r);
+	else
+		trace(TRACE_CONTROL, "%s unit %" PRIu32 " from uid %u: %d%s%s", request_name(type),
+		      type == CONTROL_CREATE && r == 0 ? m->device.unit : unit, (unsigned)caller->uid, r,
+		      r < 0 ? ", " : "", r < 0 ? why : "");
 	m->type = type | CONTROL_REPLY;
 	m->status = r;
-	if (control_send(sock, m, -1) < 0)
+	r = control_send(sock, m, -1);
+	if (r < 0) {
+		trace_dropped(TRACE_CONTROL, "control_send of a reply", r);
 		return true; /* the peer is gone; the next receive notices */
+	}
 	if (!keep)
 		events_add_watcher(daemon, sock);
 	return keep;
@@ -169,7 +179,9 @@ bool control_serve_connection(struct daemon *daemon, int sock)
 			m->status = r;
 			snprintf(m->message, sizeof(m->message), "malformed control message");
 			control_set(m, CONTROL_TAG_MESSAGE);
-			control_send(sock, m, -1);
+			r = control_send(sock, m, -1);
+			if (r < 0)
+				trace_dropped(TRACE_CONTROL, "control_send of the malformed-message answer", r);
 			log_info("dropped a connection that sent a malformed message");
 			break;
 		}

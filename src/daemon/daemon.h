@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "common/caller_identity.h"
+#include "common/stream_connect.h"
 #include "daemon/disk_table.h"
 #include "daemon/state_parse.h"
 
@@ -56,7 +57,7 @@ struct daemon {
 #define DAEMON_MAX_DISKS_PER_USER 16
 #define DAEMON_MAX_RAM_PER_USER (4ull << 30)
 
-/* Record the user-facing reason for a failure once, where it is first known, into
+/* disk_fail.c: record the user-facing reason for a failure once, where it is first known, into
  * why[DAEMON_WHY_MAX]; returns error. */
 int disk_fail(char *why, int error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -95,20 +96,51 @@ int disk_access_check_memory(const struct daemon *daemon, const struct caller_id
 /* The reason for disk_table_reserve_within's -EDQUOT; returns -EDQUOT. */
 int disk_access_count_refusal(const struct daemon *daemon, const struct caller_identity *caller, char *why);
 
-/* disk_stack.c: disks that need user-space work, served through the FUSE transport. */
+/* disk_backing.c: what holds a disk's bytes, one function per kind of disk.  The
+ * first sector of the disk, where a backing reads it (for ImDisk's FAT geometry). */
+#define BOOT_SECTOR_SIZE 512
+struct boot_sector {
+	uint8_t bytes[BOOT_SECTOR_SIZE];
+	bool present;
+};
+/* What a proxy disk needs to reconnect to its server: the address, and (TCP) the
+ * peer the creator's own connection reached (getpeername at CREATE), the only one
+ * a reconnect may reach, whatever address the creator claimed.  The proxy backend
+ * reconnects in a thread that has dropped to the creator's whole identity
+ * (caller_identity_run), so a unix socket is reached with the creator's rights,
+ * never root's. */
+struct proxy_reconnect {
+	uint32_t kind;
+	char address[IMDISK_PATH_MAX];
+	struct stream_peer peer;
+};
+/* Open the backing of a disk being created (disk->info as asked; the backing may
+ * settle its size and read-only flag): sets disk->backend (and disk->memory or
+ * disk->proxy) and *boot where it reads the first sector.  A backing that keeps
+ * the descriptor (an image file, a stream proxy) takes *image_fd and sets it to
+ * -1, on success only; what it made before failing is the disk's, freed with it. */
+typedef int disk_backing_open_fn(struct daemon *daemon, struct disk *disk, int *image_fd,
+				 const struct caller_identity *caller, struct boot_sector *boot, char *why);
+disk_backing_open_fn *disk_backing_for(const struct imdisk_device *info);
+
+/* disk_stack.c: the vdisk layers of a disk that needs user-space work.  Silent:
+ * negative errno, no message. */
 bool disk_needs_userspace(const struct imdisk_device *request);
-/* Build disk->stack over disk->memory, disk->backing_fd or (proxy) *image_fd; a
- * stream proxy backend that opens takes *image_fd and sets it to -1 (NULL: none).
- * On failure everything built so far is closed and *image_fd is untouched. */
-int disk_stack_build(const struct daemon *daemon, struct disk *disk, int *image_fd,
-		     const struct caller_identity *caller, char *why);
-/* Publish the stack in the FUSE mount and point setup at the file: returns the
+/* The window [offset, offset + size) of backend, byte swapping and read-only as
+ * flags ask.  Takes the backend: on success the stack owns it, on failure it is
+ * closed with the layers made so far. */
+int disk_stack_build(struct vdisk *backend, uint64_t offset, uint64_t size, uint32_t flags, struct vdisk **out);
+/* A read-only layer on *stack unless it is read-only already. */
+int disk_stack_make_read_only(struct vdisk **stack);
+
+/* fuse_mount.c: imdiskd's FUSE mount, started with the first user-space disk. */
+/* Publish disk->stack in the mount and point setup at the file: returns the
  * descriptor (to close after the loop attach) or a negative errno. */
-int disk_stack_publish(struct daemon *daemon, struct disk *disk, struct loop_setup *setup, char *why);
-void disk_stack_unpublish(struct daemon *daemon, struct disk *disk);
-int disk_stack_resized(struct daemon *daemon, struct disk *disk);
-void disk_stack_stop(struct daemon *daemon);
-void disk_stack_clean_stale_mount(const struct daemon *daemon);
+int fuse_mount_publish(struct daemon *daemon, struct disk *disk, struct loop_setup *setup, char *why);
+void fuse_mount_unpublish(struct daemon *daemon, struct disk *disk);
+int fuse_mount_resized(struct daemon *daemon, struct disk *disk);
+void fuse_mount_stop(struct daemon *daemon);
+void fuse_mount_clean_stale(const struct daemon *daemon);
 void daemon_fuse_directory(const struct daemon *daemon, char *buf, size_t size);
 
 /* state.c: one file per disk under state_dir, so a restarted daemon re-adopts.  A

@@ -1,5 +1,8 @@
 /* The control calls on disks: create, query, list, set flags, grow, remove.
- * RAM disks and plain image files go straight to the kernel loop driver. */
+ * A disk is made in one sequence: its backing (disk_backing.c), the vdisk stack
+ * when it needs user-space work (disk_stack.c), its geometry, then the transport:
+ * the kernel loop driver straight on the memfd or image, or on the disk's file in
+ * imdiskd's FUSE mount (fuse_mount.c).  Calls go only downward from here. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -19,151 +22,9 @@
 #include "common/fdio.h"
 #include "common/log.h"
 #include "common/size.h"
+#include "common/trace.h"
 #include "daemon/daemon.h"
 #include "image/geometry.h"
-#include "layer/layer.h"
-
-#define BOOT_SECTOR_SIZE 512
-
-int disk_fail(char *why, int error, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, DAEMON_WHY_MAX, fmt, ap);
-	va_end(ap);
-	return error;
-}
-
-/* Size of a regular file or block device. */
-static int descriptor_size(int fd, const struct stat *st, uint64_t *size)
-{
-	if (S_ISREG(st->st_mode)) {
-		*size = (uint64_t)st->st_size;
-		return 0;
-	}
-	if (S_ISBLK(st->st_mode))
-		return ioctl(fd, BLKGETSIZE64, size) < 0 ? -errno : 0;
-	return -EINVAL;
-}
-
-static int check_image_descriptor(int fd, struct stat *st, uint64_t *size, const char *name, char *why)
-{
-	if (fstat(fd, st) < 0)
-		return disk_fail(why, -errno, "cannot examine image %s: %s", name, strerror(errno));
-	if (S_ISDIR(st->st_mode))
-		return disk_fail(why, -EISDIR, "image %s is a directory", name);
-	if (descriptor_size(fd, st, size) < 0)
-		return disk_fail(why, -EINVAL, "image %s is neither a regular file nor a block device", name);
-	return 0;
-}
-
-/* Charge a creating RAM disk to its owner, within the owner's limits. */
-static int reserve_memory(struct daemon *daemon, struct disk *disk, const struct caller_identity *caller, char *why)
-{
-	bool locked = disk_is_locked_memory(disk->info.flags);
-	uint64_t memlock_limit = locked ? disk_access_memlock_limit(caller) : UINT64_MAX;
-	int r;
-
-	pthread_mutex_lock(&daemon->table.lock);
-	r = disk_access_check_memory(daemon, caller, disk->info.size, locked, memlock_limit, why);
-	if (r == 0)
-		disk->ram_reserved = disk->info.size;
-	pthread_mutex_unlock(&daemon->table.lock);
-	return r;
-}
-
-/* A RAM disk: a memfd of the asked size, optionally preloaded from an image and
- * locked in memory (ImDisk's AWE). */
-static int create_memory_backing(struct daemon *daemon, struct disk *disk, int image_fd, const struct caller_identity *caller,
-				 uint8_t *boot_sector, bool *have_boot, char *why)
-{
-	struct imdisk_device *info = &disk->info;
-	uint64_t available = 0, image_size = 0, preload = 0;
-	struct stat st;
-	int r;
-
-	if (image_fd >= 0) {
-		r = check_image_descriptor(image_fd, &st, &image_size, info->image, why);
-		if (r < 0)
-			return r;
-		if (info->image_offset >= image_size)
-			return disk_fail(why, -EINVAL, "offset %" PRIu64 " is past the end of image %s (%" PRIu64 " bytes)",
-				    info->image_offset, info->image, image_size);
-		preload = image_size - info->image_offset;
-		if (info->size == 0)
-			info->size = preload;
-		if (preload > info->size)
-			preload = info->size;
-	}
-	if (info->size == 0)
-		return disk_fail(why, -EINVAL, "a RAM disk needs a size (-s)");
-	if (size_free_memory(&available) == 0 && info->size > available)
-		return disk_fail(why, -ENOMEM, "not enough memory: %" PRIu64 " bytes asked, %" PRIu64 " available",
-			    info->size, available);
-	r = reserve_memory(daemon, disk, caller, why);
-	if (r < 0)
-		return r;
-	r = backend_memory_open(info->size, &disk->memory);
-	if (r < 0)
-		return disk_fail(why, r, "cannot allocate a RAM disk of %" PRIu64 " bytes: %s", info->size, strerror(-r));
-	if (preload) {
-		r = backend_memory_preload(disk->memory, image_fd, info->image_offset, preload);
-		if (r < 0)
-			return disk_fail(why, r, "cannot load image %s into memory: %s", info->image, strerror(-r));
-		*have_boot = pread_full(image_fd, boot_sector, BOOT_SECTOR_SIZE, (off_t)info->image_offset) == 0;
-	}
-	if (IMDISK_FILE_TYPE(info->flags) == IMDISK_FILE_TYPE_AWEALLOC) {
-		r = backend_memory_lock(disk->memory);
-		if (r < 0)
-			return disk_fail(why, r == -EPERM ? r : -ENOMEM, "cannot lock %" PRIu64 " bytes of memory: %s",
-				    info->size, strerror(-r));
-	}
-	return 0;
-}
-
-/* An image file disk: the caller's descriptor, with its access mode deciding
- * read-only, and an exclusive lock unless the image is shared.  Takes the
- * descriptor (*image_fd_owned = -1) on success only. */
-static int create_file_backing(struct disk *disk, int *image_fd_owned, uint8_t *boot_sector, bool *have_boot,
-			       char *why)
-{
-	struct imdisk_device *info = &disk->info;
-	int image_fd = *image_fd_owned;
-	uint64_t image_size, end;
-	struct stat st;
-	int r;
-
-	if (image_fd < 0)
-		return disk_fail(why, -EBADF, "an image file disk needs the image's descriptor");
-	r = check_image_descriptor(image_fd, &st, &image_size, info->image, why);
-	if (r < 0)
-		return r;
-	if ((fcntl(image_fd, F_GETFL) & O_ACCMODE) == O_RDONLY)
-		info->flags |= IMDISK_OPTION_RO;
-	if (info->image_offset > image_size || (info->image_offset == image_size && info->size == 0))
-		return disk_fail(why, -EINVAL, "offset %" PRIu64 " is past the end of image %s (%" PRIu64 " bytes)",
-			    info->image_offset, info->image, image_size);
-	if (info->size == 0)
-		info->size = image_size - info->image_offset;
-	if (__builtin_add_overflow(info->image_offset, info->size, &end))
-		return disk_fail(why, -EINVAL, "offset plus size overflows");
-	/* The caller extends its image with its own rights (quotas and reserved blocks
-	 * hold); imdiskd, running as root, never writes a caller's file's size. */
-	if (end > image_size)
-		return disk_fail(why, -EINVAL, "image %s is %" PRIu64 " bytes: too small for offset %" PRIu64
-			    " plus size %" PRIu64 " (extend it first)", info->image, image_size, info->image_offset,
-			    info->size);
-	/* Readers share an image (two read-only partitions of one disk, say); a writer
-	 * has it alone unless asked to share (-o shared). */
-	if (flock(image_fd, ((info->flags & (IMDISK_SHARED_IMAGE | IMDISK_OPTION_RO)) ? LOCK_SH : LOCK_EX) |
-				    LOCK_NB) < 0)
-		return disk_fail(why, -EBUSY, "image %s is in use by another disk (-o shared shares it)", info->image);
-	*have_boot = pread_full(image_fd, boot_sector, BOOT_SECTOR_SIZE, (off_t)info->image_offset) == 0;
-	disk->backing_fd = image_fd;
-	*image_fd_owned = -1; /* the disk's now */
-	return 0;
-}
 
 static int choose_geometry(struct imdisk_device *info, const uint8_t *boot_sector, char *why)
 {
@@ -211,7 +72,7 @@ static int attach_loop(struct daemon *daemon, struct disk *disk, char *why)
 	int r;
 
 	if (disk->stack) {
-		published_fd = disk_stack_publish(daemon, disk, &setup, why);
+		published_fd = fuse_mount_publish(daemon, disk, &setup, why);
 		if (published_fd < 0)
 			return published_fd;
 	} else if (memory) {
@@ -240,18 +101,28 @@ static int attach_loop(struct daemon *daemon, struct disk *disk, char *why)
 		goto out;
 	}
 	loop_device_path(disk->loop_number, info->device, sizeof(info->device));
-	if (loop_get_status(disk->loop_number, &status) == 0) {
+	/* What a restart's re-adoption and a grow's image check compare against; a
+	 * kernel that does not tell leaves them unset (and the asked size). */
+	if ((r = loop_get_status(disk->loop_number, &status)) == 0) {
 		disk->backing_device = status.backing_device;
 		disk->backing_inode = status.backing_inode;
+	} else {
+		trace_dropped(TRACE_DISK, "loop_get_status", r);
 	}
-	loop_get_size(disk->loop_number, &info->size);
-	loop_sectors_written(disk->loop_number, &disk->written_baseline);
+	if ((r = loop_get_size(disk->loop_number, &info->size)) < 0)
+		trace_dropped(TRACE_DISK, "loop_get_size", r);
+	if ((r = loop_sectors_written(disk->loop_number, &disk->written_baseline)) < 0)
+		trace_dropped(TRACE_DISK, "loop_sectors_written", r);
+	r = 0;
 	info->transport = disk->stack ? IMDISK_TRANSPORT_FUSE : IMDISK_TRANSPORT_LOOP;
 out:
 	if (published_fd >= 0)
 		close(published_fd);
 	if (r < 0)
-		disk_stack_unpublish(daemon, disk);
+		fuse_mount_unpublish(daemon, disk);
+	else
+		trace(TRACE_DISK, "unit %" PRIu32 ": %s attached (%s)", info->unit, info->device,
+		      disk->stack ? "FUSE" : memory ? "memfd" : "image");
 	return r;
 }
 
@@ -259,8 +130,8 @@ static void disk_free(struct disk *disk)
 {
 	if (disk->backing_fd >= 0)
 		close(disk->backing_fd);
-	/* The stack owns everything below it, the memory backend included. */
-	vdisk_close(disk->stack ? disk->stack : disk->memory);
+	/* The stack owns everything below it, the backend included. */
+	vdisk_close(disk->stack ? disk->stack : disk->backend);
 	free(disk->proxy_target); /* after the proxy backend that calls back with it */
 	free(disk);
 }
@@ -277,17 +148,32 @@ static void disk_snapshot(const struct disk *disk, struct imdisk_device *out)
 	out->connected = disk->proxy ? backend_proxy_connected(disk->proxy) : 0;
 }
 
-/* The first sector of a user-space disk, for ImDisk's FAT geometry rule. */
-static bool read_stack_boot_sector(struct vdisk *stack, uint8_t *boot_sector)
+/* The stack over the disk's backend; the first sector is then read through it
+ * (the window and byte swapping apply to it as to every sector). */
+static int build_stack(struct disk *disk, struct boot_sector *boot, char *why)
 {
-	return stack->size >= BOOT_SECTOR_SIZE && vdisk_read(stack, boot_sector, BOOT_SECTOR_SIZE, 0) == 0;
+	const struct imdisk_device *info = &disk->info;
+	/* A RAM disk's image offset was spent on the preload: its memory is all disk. */
+	uint64_t offset = disk->memory ? 0 : info->image_offset;
+	int r = disk_stack_build(disk->backend, offset, info->size, info->flags, &disk->stack);
+
+	if (r < 0) {
+		disk->backend = disk->memory = disk->proxy = NULL; /* closed by the failed build */
+		return disk_fail(why, r, "cannot build the disk: %s", strerror(-r));
+	}
+	boot->present = disk->stack->size >= BOOT_SECTOR_SIZE &&
+			vdisk_read(disk->stack, boot->bytes, BOOT_SECTOR_SIZE, 0) == 0;
+	trace(TRACE_DISK, "unit %" PRIu32 ": stack built (offset %" PRIu64 ", size %" PRIu64 "%s%s)", info->unit,
+	      offset, info->size, (info->flags & IMDISK_OPTION_BYTE_SWAP) ? ", byte swap" : "",
+	      (info->flags & IMDISK_OPTION_RO) ? ", read-only" : "");
+	return 0;
 }
 
 /* Who owns a descriptor a CREATE carries (the image, or a proxy's connection):
  * the control server owns it from its arrival until it calls disk_create, and
  * never touches it after.  disk_create owns it from entry and closes it exactly
  * once, at its single exit, unless a backing took it.  A helper that keeps it
- * (create_file_backing, disk_stack_build through the proxy backend) takes it by
+ * (the image file and the stream proxy backings, disk_backing.c) takes it by
  * setting the caller's variable to -1; a helper that fails leaves it where it was.
  * The proxy backend's open follows the same rule: on failure the descriptor is
  * still ours; on success the backend closes it with the disk.  A descriptor a
@@ -295,8 +181,9 @@ static bool read_stack_boot_sector(struct vdisk *stack, uint8_t *boot_sector)
 int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_fd,
 		const struct caller_identity *caller, char *why)
 {
-	uint8_t boot_sector[BOOT_SECTOR_SIZE];
-	bool have_boot = false, userspace = disk_needs_userspace(request);
+	struct boot_sector boot = {.present = false};
+	bool userspace = disk_needs_userspace(request);
+	disk_backing_open_fn *open_backing;
 	struct disk *disk;
 	uint32_t type;
 	int r = 0;
@@ -340,38 +227,39 @@ int disk_create(struct daemon *daemon, struct imdisk_device *request, int image_
 	/* From here the unit is reserved (DISK_CREATING, invisible to the others) and
 	 * the table lock is not held: reading the image, preloading it into memory and
 	 * the proxy's INFO exchange run outside it; the disk is published at the end. */
-	if (type == IMDISK_TYPE_PROXY)
-		r = disk_stack_build(daemon, disk, &image_fd, caller, why);
-	else if (disk_is_memory(disk->info.flags))
-		r = create_memory_backing(daemon, disk, image_fd, caller, boot_sector, &have_boot, why);
-	else
-		r = create_file_backing(disk, &image_fd, boot_sector, &have_boot, why);
-	if (r == 0 && userspace && !disk->stack)
-		r = disk_stack_build(daemon, disk, NULL, caller, why);
-	if (r == 0 && disk->stack)
-		have_boot = read_stack_boot_sector(disk->stack, boot_sector);
+	open_backing = disk_backing_for(&disk->info);
+	r = open_backing(daemon, disk, &image_fd, caller, &boot, why);
+	if (r == 0 && userspace)
+		r = build_stack(disk, &boot, why);
 	if (r == 0)
-		r = choose_geometry(&disk->info, have_boot ? boot_sector : NULL, why);
+		r = choose_geometry(&disk->info, boot.present ? boot.bytes : NULL, why);
 	if (r == 0 && disk->memory && disk->info.size % disk->info.sector_size)
 		r = disk_fail(why, -EINVAL, "size %" PRIu64 " is not a multiple of the %" PRIu32 "-byte sector",
 			 disk->info.size, disk->info.sector_size);
-	if (r == 0 && disk->stack && (disk->info.flags & IMDISK_OPTION_RO) && !(disk->stack->flags & VDISK_READ_ONLY)) {
-		/* Read-only from the geometry (a CD): the layer goes on top now. */
-		struct vdisk *layer;
-		r = layer_readonly_open(disk->stack, &layer);
-		if (r == 0)
-			disk->stack = layer;
+	/* Read-only from the geometry (a CD): the layer goes on top now. */
+	if (r == 0 && disk->stack && (disk->info.flags & IMDISK_OPTION_RO)) {
+		r = disk_stack_make_read_only(&disk->stack);
+		if (r < 0)
+			disk_fail(why, r, "cannot build the disk: %s", strerror(-r));
 	}
 	if (r == 0)
 		r = attach_loop(daemon, disk, why);
 	if (r < 0) {
+		trace(TRACE_DISK, "unit %" PRIu32 ": create failed (%d): %s", disk->info.unit, r, why);
 		disk_table_release(&daemon->table, disk->info.unit);
 		disk_free(disk);
 		goto close_descriptor;
 	}
-	if (state_save(daemon, disk) < 0)
+	/* The disk works unsaved: it only will not be re-adopted after a restart. */
+	r = state_save(daemon, disk);
+	if (r < 0) {
+		trace_dropped(TRACE_DISK, "state_save", r);
 		log_warning("unit %" PRIu32 " not saved in %s: a restart will not re-adopt it",
 			    disk->info.unit, daemon->state_dir);
+	}
+	r = 0;
+	trace(TRACE_DISK, "unit %" PRIu32 ": created (%s, %" PRIu64 " bytes, owner %u)", disk->info.unit,
+	      disk->info.device, disk->info.size, (unsigned)caller->uid);
 	pthread_mutex_lock(&daemon->table.lock);
 	disk->state = DISK_READY;
 	disk_snapshot(disk, request);
@@ -459,7 +347,10 @@ int disk_set_flags(struct daemon *daemon, uint32_t unit, uint32_t mask, uint32_t
 		if (values & IMDISK_IMAGE_MODIFIED) {
 			disk->info.flags |= IMDISK_IMAGE_MODIFIED;
 		} else {
-			loop_sectors_written(disk->loop_number, &disk->written_baseline);
+			int counted = loop_sectors_written(disk->loop_number, &disk->written_baseline);
+
+			if (counted < 0)
+				trace_dropped(TRACE_DISK, "loop_sectors_written", counted);
 			disk->info.flags &= ~IMDISK_IMAGE_MODIFIED;
 		}
 	}
@@ -470,7 +361,12 @@ int disk_set_flags(struct daemon *daemon, uint32_t unit, uint32_t mask, uint32_t
 	/* The file is written outside the table lock: a snapshot now, the I/O after. */
 	state_snapshot(daemon, disk, &snapshot);
 	pthread_mutex_unlock(&daemon->table.lock);
-	state_write(daemon, &snapshot);
+	/* The flags are changed on the device, saved or not: unsaved, only a restart
+	 * would re-adopt the disk with its flags as last saved. */
+	r = state_write(daemon, &snapshot);
+	if (r < 0)
+		trace_dropped(TRACE_DISK, "state_write", r);
+	r = 0;
 	*not_changed = refused;
 	if (refused & IMDISK_OPTION_RO)
 		r = disk_fail(why, -EROFS, "unit %" PRIu32 " cannot be made writable (its image is read-only)", unit);
@@ -566,13 +462,15 @@ static int grow_memory(struct daemon *daemon, struct disk *disk, uint64_t amount
 static int apply_size(struct daemon *daemon, struct disk *disk, uint64_t new_size, struct state_snapshot *snapshot,
 		      char *why)
 {
-	int r = disk_stack_resized(daemon, disk);
+	int r = fuse_mount_resized(daemon, disk);
 
 	if (r == 0)
 		r = loop_set_size_limit(disk->loop_number, new_size);
 	if (r < 0)
 		return disk_fail(why, r, "the loop device did not take the new size: %s", strerror(-r));
-	loop_get_size(disk->loop_number, &disk->info.size);
+	r = loop_get_size(disk->loop_number, &disk->info.size);
+	if (r < 0)
+		trace_dropped(TRACE_DISK, "loop_get_size", r); /* the size asked stands */
 	disk->info.cylinders = disk->info.size / ((uint64_t)disk->info.sector_size * disk->info.sectors_per_track *
 						  disk->info.tracks_per_cylinder);
 	state_snapshot(daemon, disk, snapshot);
@@ -645,14 +543,19 @@ int disk_grow(struct daemon *daemon, uint32_t unit, uint64_t amount, int image_f
 		r = apply_size(daemon, disk, new_size, &snapshot, why);
 out:
 	pthread_mutex_unlock(&daemon->table.lock);
-	if (r == 0)
-		state_write(daemon, &snapshot); /* outside the table lock, as in disk_set_flags */
+	if (r == 0) {
+		int saved = state_write(daemon, &snapshot); /* outside the table lock, as in disk_set_flags */
+
+		if (saved < 0)
+			trace_dropped(TRACE_DISK, "state_write", saved);
+	}
 	if (not_owner)
 		disk_access_owner_refusal(unit, owner, why);
 	if (check_fd >= 0)
 		close(check_fd);
 	if (image_fd >= 0)
 		close(image_fd);
+	trace(TRACE_DISK, "unit %" PRIu32 ": grow by %" PRIu64 ": %d", unit, amount, r);
 	if (r == 0)
 		events_publish(daemon, IMDISK_EVENT_GROW, unit);
 	return r;
@@ -682,10 +585,13 @@ int disk_remove(struct daemon *daemon, uint32_t unit, uint32_t mode, const struc
 		pthread_mutex_lock(&daemon->table.lock);
 		disk->state = DISK_READY;
 		pthread_mutex_unlock(&daemon->table.lock);
+		trace(TRACE_DISK, "unit %" PRIu32 ": not removed, %s is in use", unit, disk->info.device);
 		return disk_fail(why, -EBUSY, "unit %" PRIu32 " (%s) is in use", unit, disk->info.device);
 	}
-	if (mode != IMDISK_REMOVE_EMERGENCY)
-		loop_flush(disk->loop_number);
+	/* A flush that fails (a dying image) does not keep the disk: the caller asked
+	 * to remove it, and the loop driver writes what it still can at detach. */
+	if (mode != IMDISK_REMOVE_EMERGENCY && (r = loop_flush(disk->loop_number)) < 0)
+		trace_dropped(TRACE_DISK, "loop_flush before detach", r);
 	/* On a device still open the kernel detaches at last close: the unit is gone now. */
 	r = loop_detach(disk->loop_number);
 	if (r < 0 && r != -ENXIO) {
@@ -694,10 +600,11 @@ int disk_remove(struct daemon *daemon, uint32_t unit, uint32_t mode, const struc
 		pthread_mutex_unlock(&daemon->table.lock);
 		return disk_fail(why, r, "cannot detach %s: %s", disk->info.device, strerror(-r));
 	}
-	disk_stack_unpublish(daemon, disk);
+	fuse_mount_unpublish(daemon, disk);
 	state_forget(daemon, unit);
 	disk_table_release(&daemon->table, unit);
 	disk_free(disk);
+	trace(TRACE_DISK, "unit %" PRIu32 ": removed (mode %" PRIu32 ")", unit, mode);
 	events_publish(daemon, IMDISK_EVENT_REMOVE, unit);
 	return 0;
 }
@@ -717,14 +624,21 @@ void disk_release_all(struct daemon *daemon)
 		if (disk->stack) {
 			log_warning("unit %" PRIu32 ": %s is served by imdiskd: removing it as imdiskd stops", u,
 				    disk->info.device);
-			loop_flush(disk->loop_number);
-			loop_detach(disk->loop_number);
-			disk_stack_unpublish(daemon, disk);
+			int r = loop_flush(disk->loop_number);
+
+			if (r < 0)
+				trace_dropped(TRACE_DISK, "loop_flush before detach", r);
+			r = loop_detach(disk->loop_number);
+			if (r < 0)
+				trace_dropped(TRACE_DISK, "loop_detach at stop", r);
+			fuse_mount_unpublish(daemon, disk);
 			state_forget(daemon, u);
 		}
+		trace(TRACE_DISK, "unit %" PRIu32 ": released (%s)", u,
+		      disk->stack ? "removed: served by imdiskd" : "the kernel device stays");
 		disk_free(disk);
 		daemon->table.units[u] = NULL;
 	}
 	pthread_mutex_unlock(&daemon->table.lock);
-	disk_stack_stop(daemon);
+	fuse_mount_stop(daemon);
 }

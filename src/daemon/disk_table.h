@@ -15,6 +15,8 @@
 
 #define DISK_TABLE_MAX_UNITS 1024
 
+struct proxy_reconnect;
+
 enum disk_state { DISK_CREATING, DISK_READY, DISK_REMOVING };
 
 struct disk {
@@ -23,12 +25,16 @@ struct disk {
 	uint32_t loop_number;
 	int backing_fd;        /* image file disks: the image; else -1 (and after a restart) */
 	struct vdisk *memory;  /* RAM disks: the memory backend (its memfd backs the loop) */
+	/* The vdisk at the bottom (disk_backing.c): the memory or proxy backend, or an
+	 * image file served in user space; NULL for an image the loop driver reads. */
+	struct vdisk *backend;
 	/* User-space disks: the top of the vdisk stack the FUSE transport serves (it owns
-	 * everything below, memory included), the proxy backend in it, and the file name
-	 * in the FUSE mount.  NULL / "" for disks on the loop fast path. */
+	 * everything below, the backend included), the proxy backend in it, what that
+	 * backend reconnects to, and the file name in the FUSE mount.  NULL / "" for
+	 * disks on the loop fast path. */
 	struct vdisk *stack;
 	struct vdisk *proxy;
-	void *proxy_target;
+	struct proxy_reconnect *proxy_target;
 	char fuse_name[32];
 	uint64_t written_baseline; /* loop sectors written when last saved/created */
 	dev_t backing_device;

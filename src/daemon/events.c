@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "common/trace.h"
 #include "daemon/daemon.h"
 #include "protocol/control_io.h"
 
@@ -13,8 +14,10 @@ void events_add_watcher(struct daemon *daemon, int sock)
 	pthread_mutex_lock(&daemon->watchers_lock);
 	if (daemon->watcher_count < DAEMON_MAX_WATCHERS)
 		daemon->watchers[daemon->watcher_count++] = sock;
-	else
+	else {
+		trace(TRACE_CONTROL, "watch refused: %u watchers already", daemon->watcher_count);
 		close(sock);
+	}
 	pthread_mutex_unlock(&daemon->watchers_lock);
 }
 
@@ -29,7 +32,11 @@ void events_publish(struct daemon *daemon, uint32_t kind, uint32_t unit)
 	control_set(&event, CONTROL_TAG_EVENT_KIND);
 	control_set(&event, CONTROL_TAG_UNIT);
 	for (unsigned i = 0; i < daemon->watcher_count;) {
-		if (control_send(daemon->watchers[i], &event, -1) < 0) {
+		int r = control_send(daemon->watchers[i], &event, -1);
+
+		if (r < 0) {
+			/* A watcher that does not keep up, or is gone, is dropped. */
+			trace(TRACE_CONTROL, "watcher dropped: event %u for unit %u not taken (%d)", kind, unit, r);
 			close(daemon->watchers[i]);
 			daemon->watchers[i] = daemon->watchers[--daemon->watcher_count];
 			continue;

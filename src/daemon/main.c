@@ -378,7 +378,7 @@ int main(int argc, char **argv)
 	disk_table_init(&daemon.table);
 	pthread_mutex_init(&daemon.watchers_lock, NULL);
 	pthread_mutex_init(&daemon.fuse_lock, NULL);
-	disk_stack_clean_stale_mount(&daemon);
+	fuse_mount_clean_stale(&daemon);
 	state_open_directory(&daemon);
 	state_adopt_all(&daemon);
 

@@ -116,8 +116,8 @@ static int write_file(int dir_fd, const char *name, const char *temporary, const
 		r = -errno;
 	if (r == 0 && renameat(dir_fd, temporary, dir_fd, name) < 0)
 		r = -errno;
-	if (r < 0)
-		unlinkat(dir_fd, temporary, 0);
+	if (r < 0 && unlinkat(dir_fd, temporary, 0) < 0)
+		trace_dropped(TRACE_DISK, "unlinkat of a state file's temporary", -errno);
 	return r;
 }
 
@@ -164,8 +164,9 @@ void state_forget(struct daemon *daemon, uint32_t unit)
 	generation = next_generation(daemon, unit);
 	state_name(unit, name, sizeof(name));
 	pthread_mutex_lock(&daemon->state_save_lock);
-	if (generation_is_latest(daemon, unit, generation))
-		unlinkat(daemon->state_dir_fd, name, 0);
+	if (generation_is_latest(daemon, unit, generation) && unlinkat(daemon->state_dir_fd, name, 0) < 0 &&
+	    errno != ENOENT)
+		trace_dropped(TRACE_DISK, "unlinkat of a forgotten unit's state file", -errno);
 	pthread_mutex_unlock(&daemon->state_save_lock);
 }
 
@@ -254,7 +255,10 @@ static void adopt_record(struct daemon *daemon, const struct state_record *recor
 	if (record->transport == IMDISK_TRANSPORT_FUSE) {
 		/* Its bytes were served by the daemon that died: the device is dead. */
 		log_warning("unit %" PRIu32 ": %s was served by the previous imdiskd; detaching it", unit, record->device);
-		loop_detach(record->loop_number);
+		int r = loop_detach(record->loop_number);
+
+		if (r < 0)
+			trace_dropped(TRACE_DISK, "loop_detach of a dead user-space disk", r);
 		unlinkat(daemon->state_dir_fd, name, 0);
 		return;
 	}
