@@ -144,7 +144,10 @@ int imdisk_create(struct imdisk_client *client, struct imdisk_device *device, in
 	return r;
 }
 
-int imdisk_query(struct imdisk_client *client, uint32_t unit, struct imdisk_device *device)
+/* One QUERY_DEVICE; owner NULL: the caller does not ask who owns the disk (and a
+ * daemon that predates owners still answers). */
+static int query_device(struct imdisk_client *client, uint32_t unit, struct imdisk_device *device,
+			struct imdisk_owner *owner)
 {
 	struct control_message *m = message_new(CONTROL_QUERY_DEVICE);
 	int r;
@@ -154,33 +157,29 @@ int imdisk_query(struct imdisk_client *client, uint32_t unit, struct imdisk_devi
 	m->device.unit = unit;
 	control_set(m, CONTROL_TAG_UNIT);
 	r = imdisk_call(client, m, -1);
-	if (r == 0)
-		*device = m->device;
+	if (r == 0 && owner && !(CONTROL_HAS(m, CONTROL_TAG_OWNER_UID) && CONTROL_HAS(m, CONTROL_TAG_OWNER_GID)))
+		r = -EPROTO;
+	if (r == 0) {
+		if (device)
+			*device = m->device;
+		if (owner) {
+			owner->uid = m->owner_uid;
+			owner->gid = m->owner_gid;
+		}
+	}
 	free(m);
 	return r;
+}
+
+int imdisk_query(struct imdisk_client *client, uint32_t unit, struct imdisk_device *device)
+{
+	return query_device(client, unit, device, NULL);
 }
 
 int imdisk_query_owner(struct imdisk_client *client, uint32_t unit, struct imdisk_device *device,
 		       struct imdisk_owner *owner)
 {
-	struct control_message *m = message_new(CONTROL_QUERY_DEVICE);
-	int r;
-
-	if (!m)
-		return -ENOMEM;
-	m->device.unit = unit;
-	control_set(m, CONTROL_TAG_UNIT);
-	r = imdisk_call(client, m, -1);
-	if (r == 0 && !(CONTROL_HAS(m, CONTROL_TAG_OWNER_UID) && CONTROL_HAS(m, CONTROL_TAG_OWNER_GID)))
-		r = -EPROTO;
-	if (r == 0) {
-		if (device)
-			*device = m->device;
-		owner->uid = m->owner_uid;
-		owner->gid = m->owner_gid;
-	}
-	free(m);
-	return r;
+	return query_device(client, unit, device, owner);
 }
 
 int imdisk_list(struct imdisk_client *client, uint32_t *units, size_t max)

@@ -353,24 +353,6 @@ static bool all_zero(const uint8_t *p, size_t len)
 	return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
 }
 
-/* Reads up to len bytes; fewer only at end of file.  Returns the count. */
-static ssize_t pread_upto(int fd, uint8_t *buf, size_t len, uint64_t offset)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, buf + done, len - done, (off_t)(offset + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
 /* Copies image bytes [from, to) to disk offset from - base, skipping all-zero
  * pages (the destination is already a hole).  *eof is set at the image's end. */
 static int preload_range(struct memory_disk *mem, int image_fd, uint8_t *buf, uint64_t base,
@@ -378,7 +360,7 @@ static int preload_range(struct memory_disk *mem, int image_fd, uint8_t *buf, ui
 {
 	while (from < to) {
 		size_t want = to - from < PRELOAD_CHUNK ? (size_t)(to - from) : PRELOAD_CHUNK;
-		ssize_t got = pread_upto(image_fd, buf, want, from);
+		ssize_t got = pread_up_to(image_fd, buf, want, (off_t)from);
 		size_t pos = 0;
 
 		if (got < 0)

@@ -7,13 +7,15 @@
 #include <unistd.h>
 
 /* What to do at end of file before the whole length moved. */
-enum short_end { END_IS_ERROR, END_READS_ZEROES };
+enum short_end { END_IS_ERROR, END_READS_ZEROES, END_STOPS };
 
 /* The one loop behind every whole-buffer transfer: retries EINTR and short
- * transfers; offset < 0 means the descriptor's own position (read/write). */
-static int transfer_full(int fd, void *buf, size_t len, off_t offset, bool writing, enum short_end at_end)
+ * transfers; offset < 0 means the descriptor's own position (read/write).
+ * Returns the bytes moved (END_STOPS: fewer at end of file) or a negative errno. */
+static ssize_t transfer(int fd, void *buf, size_t len, off_t offset, bool writing, enum short_end at_end)
 {
 	uint8_t *p = buf;
+	size_t done = 0;
 
 	while (len) {
 		ssize_t n;
@@ -29,15 +31,35 @@ static int transfer_full(int fd, void *buf, size_t len, off_t offset, bool writi
 		if (n == 0 && !writing) {
 			if (at_end == END_IS_ERROR)
 				return -EPIPE;
+			if (at_end == END_STOPS)
+				return (ssize_t)done;
 			memset(p, 0, len);
-			return 0;
+			return (ssize_t)(done + len);
 		}
 		p += n;
 		len -= (size_t)n;
+		done += (size_t)n;
 		if (offset >= 0)
 			offset += n;
 	}
-	return 0;
+	return (ssize_t)done;
+}
+
+static int transfer_full(int fd, void *buf, size_t len, off_t offset, bool writing, enum short_end at_end)
+{
+	ssize_t r = transfer(fd, buf, len, offset, writing, at_end);
+
+	return r < 0 ? (int)r : 0;
+}
+
+ssize_t read_up_to(int fd, void *buf, size_t len)
+{
+	return transfer(fd, buf, len, -1, false, END_STOPS);
+}
+
+ssize_t pread_up_to(int fd, void *buf, size_t len, off_t offset)
+{
+	return transfer(fd, buf, len, offset, false, END_STOPS);
 }
 
 int read_full(int fd, void *buf, size_t len)

@@ -15,6 +15,9 @@ int pwrite_full(int fd, const void *buf, size_t len, off_t offset);
 /* Like pread_full, but what lies past the end of the file reads as zeroes (as it
  * would in a sparse file): for disks whose file may shrink under them. */
 int pread_zero_filled(int fd, void *buf, size_t len, off_t offset);
+/* Up to len bytes, fewer only at end of file: the count, or a negative errno. */
+ssize_t read_up_to(int fd, void *buf, size_t len);
+ssize_t pread_up_to(int fd, void *buf, size_t len, off_t offset);
 
 /* Send len bytes with at most one descriptor attached (fd < 0: none). */
 int send_with_fd(int sock, const void *buf, size_t len, int fd);

@@ -187,24 +187,6 @@ static bool read_error_is_passing(int error)
 	return error != -ELOOP && error != -EPERM && error != -EINVAL && error != -EFBIG;
 }
 
-/* Up to size bytes of fd (fewer at its end), or a negative errno. */
-static ssize_t read_some(int fd, char *buf, size_t size)
-{
-	size_t done = 0;
-
-	while (done < size) {
-		ssize_t n = read(fd, buf + done, size - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
 /* Read one state file into a fresh buffer (*text, *length); -EFBIG past the limit. */
 static int read_state_file(int dir_fd, const char *name, char **text, size_t *length, char *why)
 {
@@ -220,7 +202,7 @@ static int read_state_file(int dir_fd, const char *name, char **text, size_t *le
 		snprintf(why, TRUSTED_WHY_MAX, "out of memory");
 		return -ENOMEM;
 	}
-	n = read_some(fd, buf, STATE_TEXT_MAX + 1);
+	n = read_up_to(fd, buf, STATE_TEXT_MAX + 1);
 	close(fd);
 	if (n < 0) {
 		snprintf(why, TRUSTED_WHY_MAX, "cannot read it: %s", strerror((int)-n));
