@@ -68,9 +68,13 @@ struct pipe_op {
 
 struct proxy_pipe {
 	struct proxy_pipeline *pipeline;
-	pthread_mutex_t lock;  /* everything below; held while sending, so the queue
-				* is in the order of the stream */
-	struct proxy_conn conn; /* fd -1: closed */
+	/* Held while a request is queued and sent, so that the queue is in the
+	 * order of the stream, and while the connection is opened or shut.  Not
+	 * `lock`: a sender that waits for room on the stream (a large WRITE) must
+	 * not keep the reader, which makes the room, from the queue. */
+	pthread_mutex_t send_lock;
+	pthread_mutex_t lock;  /* the queue, and everything below but conn's use */
+	struct proxy_conn conn; /* fd -1: closed; opened and shut under both locks */
 	pthread_t reader;
 	bool reader_started;   /* a thread to join */
 	bool reader_done;      /* it has finished its pending reads */
@@ -246,6 +250,7 @@ static void *pipe_reader(void *arg)
 		end = pipe_reply(pipe);
 	while (end == 0);
 
+	pthread_mutex_lock(&pipe->send_lock); /* no send goes on while it is shut */
 	pthread_mutex_lock(&pipe->lock);
 	count = pipe->count;
 	for (unsigned int i = 0; i < count; i++)
@@ -253,6 +258,7 @@ static void *pipe_reader(void *arg)
 	pipe->count = 0;
 	proxy_conn_shut(&pipe->conn, end == PIPE_STOPPED);
 	pthread_mutex_unlock(&pipe->lock);
+	pthread_mutex_unlock(&pipe->send_lock);
 	trace(TRACE_PROXY, "pipe: ends %s with %u requests pending",
 	      end == PIPE_BROKEN ? "broken" : end == PIPE_SILENT ? "silent" : "stopped", count);
 
@@ -272,7 +278,8 @@ static void *pipe_reader(void *arg)
 	return NULL;
 }
 
-/* With pipe->lock held: a connection and a reader for a closed pipe. */
+/* With both of the pipe's locks held: a connection and a reader for a closed
+ * pipe. */
 static int pipe_open(struct proxy_pipe *pipe)
 {
 	struct proxy_pipeline *pipeline = pipe->pipeline;
@@ -340,12 +347,18 @@ static struct proxy_pipe *pipe_pick(struct proxy_pipeline *pipeline)
 				free(pipes[made].buf);
 				break;
 			}
+			if (pthread_mutex_init(&pipes[made].send_lock, NULL) != 0) {
+				pthread_mutex_destroy(&pipes[made].lock);
+				free(pipes[made].buf);
+				break;
+			}
 		}
 		if (pipes && made == PROXY_PIPES) {
 			pipeline->pipes = pipes;
 			pipeline->pipe_count = PROXY_PIPES;
 		} else if (pipes) {
 			while (made--) {
+				pthread_mutex_destroy(&pipes[made].send_lock);
 				pthread_mutex_destroy(&pipes[made].lock);
 				free(pipes[made].buf);
 			}
@@ -376,8 +389,9 @@ int proxy_pipeline_new(struct proxy_link *link, struct proxy_pool *pool, struct 
 	return 0;
 }
 
-/* Sends op's request (header, then data) on a pipe and queues op for its
- * reply: 0, or why the caller must wait on the pool instead. */
+/* Queues op for its reply and sends its request (header, then data) on a
+ * pipe: 0 (done will be called), or why the caller must wait on the pool
+ * instead. */
 static int pipe_send(struct proxy_pipeline *pipeline, struct pipe_op *op, const void *header, size_t header_len)
 {
 	struct proxy_pipe *pipe;
@@ -388,6 +402,7 @@ static int pipe_send(struct proxy_pipeline *pipeline, struct pipe_op *op, const 
 	pipe = pipe_pick(pipeline);
 	if (!pipe)
 		return -EOPNOTSUPP;
+	pthread_mutex_lock(&pipe->send_lock);
 	pthread_mutex_lock(&pipe->lock);
 	if (pipe->stopping)
 		r = -ECANCELED;
@@ -395,20 +410,22 @@ static int pipe_send(struct proxy_pipeline *pipeline, struct pipe_op *op, const 
 		r = pipe_open(pipe);
 	if (r == 0 && pipe->count == PROXY_PIPE_DEPTH)
 		r = -EAGAIN;
-	if (r == 0 && pipe->conn.ops->send(&pipe->conn, header, header_len, op->write_buf,
-					   op->code == IMDPROXY_REQ_WRITE ? op->len : 0,
-					   pipeline->link->timeout_ms) < 0) {
-		/* The reader meets the broken stream and hands the queue over;
-		 * this request waits on the pool. */
-		shutdown(pipe->conn.fd, SHUT_RDWR);
-		r = -EAGAIN;
-	}
 	if (r == 0) {
+		/* Queued first: the reply may come before send returns. */
 		op->deadline = deadline_after_ms((unsigned int)pipeline->link->timeout_ms);
 		pipe->queue[(pipe->head + pipe->count) % PROXY_PIPE_DEPTH] = *op;
 		pipe->count++;
 	}
 	pthread_mutex_unlock(&pipe->lock);
+	if (r == 0 && pipe->conn.ops->send(&pipe->conn, header, header_len, op->write_buf,
+					   op->code == IMDPROXY_REQ_WRITE ? op->len : 0,
+					   pipeline->link->timeout_ms) < 0) {
+		/* The reader meets the broken stream and hands the queue, this
+		 * request with it, to the pool. */
+		trace(TRACE_PROXY, "pipe: sending failed: the reader hands the queue to the pool");
+		shutdown(pipe->conn.fd, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&pipe->send_lock);
 	return r;
 }
 
@@ -448,6 +465,7 @@ void proxy_pipeline_free(struct proxy_pipeline *pipeline)
 		pthread_mutex_unlock(&pipe->lock);
 		if (pipe->reader_started)
 			pthread_join(pipe->reader, NULL);
+		pthread_mutex_destroy(&pipe->send_lock);
 		pthread_mutex_destroy(&pipe->lock);
 		free(pipe->buf);
 	}
