@@ -736,6 +736,8 @@ static void test_async_write(void **state)
 	assert_int_equal(atomic_load(&ro->async_writes), 0);
 	assert_int_equal(fuse_files_remove(&f->files, "aw"), 0);
 	assert_int_equal(fuse_files_remove(&f->files, "ro"), 0);
+	vdisk_close(&aw->disk);
+	vdisk_close(&ro->disk);
 }
 
 static void test_readdir_statfs_access(void **state)
