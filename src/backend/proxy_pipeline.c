@@ -77,7 +77,7 @@ struct proxy_pipe {
 	struct proxy_conn conn; /* fd -1: closed; opened and shut under both locks */
 	pthread_t reader;
 	bool reader_started;   /* a thread to join */
-	bool reader_done;      /* it has finished its pending reads */
+	bool reader_done;      /* it has finished its pending requests */
 	bool stopping;
 	struct pipe_op queue[PROXY_PIPE_DEPTH];
 	unsigned int head, count;
@@ -100,7 +100,7 @@ struct proxy_pipeline {
 
 enum pipe_end {
 	PIPE_BROKEN = 1, /* the stream failed: the pending requests wait on the pool */
-	PIPE_SILENT,     /* the oldest read timed out: they fail */
+	PIPE_SILENT,     /* the oldest request timed out: they fail */
 	PIPE_STOPPED,    /* the disk is closing */
 };
 
@@ -122,7 +122,8 @@ static void read_waiting(struct proxy_pipeline *pipeline, const struct pipe_op *
 }
 
 /* A write that waits on the pool: all of it sent again (the server may have
- * written part or all of it, which the same bytes at the same place undo). */
+ * written some or all of it already: the same bytes again at the same place
+ * do no harm, and nothing else was written there before this one's answer). */
 static void write_waiting(struct proxy_pipeline *pipeline, const struct pipe_op *wr)
 {
 	struct proxy_request req = { .code = IMDPROXY_REQ_WRITE, .write_buf = wr->write_buf, .len = wr->len,
