@@ -32,6 +32,7 @@ struct script {
 	bool silent;      /* reads and writes are never answered */
 	uint64_t write_errorno; /* every WRITE fails with it */
 	bool write_short;       /* every WRITE reply says one byte less */
+	bool gone_after_info;   /* closes once INFO is answered */
 };
 
 struct fake_server {
@@ -84,7 +85,7 @@ static void *serve(void *arg)
 			break;
 		if (req.code == IMDPROXY_REQ_INFO) {
 			size = imdproxy_encode_info_reply(reply, &info);
-			if (write_full(s->fd, reply, size) < 0)
+			if (write_full(s->fd, reply, size) < 0 || s->script.gone_after_info)
 				break;
 			continue;
 		}
@@ -444,6 +445,25 @@ static void test_write_lost_mid_pipeline(void **state)
 	fixture_close(&f);
 }
 
+/* A pipe whose server is gone as the write is sent (the send fails, or the
+ * reader finds the stream closed): the write is sent again on the pool. */
+static void test_write_on_a_gone_pipe(void **state)
+{
+	struct fixture f;
+
+	(void)state;
+	scripts[0] = (struct script){ .replies = -1 };
+	scripts[1] = (struct script){ .replies = -1, .gone_after_info = true };
+	scripts[2] = (struct script){ .replies = -1 }; /* the pool's reconnection */
+	fixture_open(&f, 2000);
+	send_write(&f, 0, 5 * CHUNK);
+	wait_done(1);
+	assert_int_equal(done_reads[0].r, 0);
+	assert_true(write_landed(0));
+	assert_int_equal(opens, 3);
+	fixture_close(&f);
+}
+
 /* A write nobody answers fails with EIO after the timeout, the disk lost. */
 static void test_write_silent_pipe(void **state)
 {
@@ -509,6 +529,7 @@ int main(void)
 		cmocka_unit_test(test_write_out_of_order),
 		cmocka_unit_test(test_mixed_on_one_pipe),
 		cmocka_unit_test(test_write_lost_mid_pipeline),
+		cmocka_unit_test(test_write_on_a_gone_pipe),
 		cmocka_unit_test(test_write_silent_pipe),
 		cmocka_unit_test(test_write_refused),
 		cmocka_unit_test(test_too_large),
