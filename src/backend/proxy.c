@@ -68,6 +68,16 @@ static int proxy_write(struct vdisk *disk, const void *buf, size_t len, uint64_t
 	return proxy_request_run(proxy->pool, &proxy->link, &req);
 }
 
+static int proxy_write_async(struct vdisk *disk, const void *buf, size_t len, uint64_t offset,
+			     vdisk_write_done_fn done, void *opaque)
+{
+	struct proxy_disk *proxy = to_proxy(disk);
+
+	if (!proxy->pipeline)
+		return -EOPNOTSUPP;
+	return proxy_pipeline_write(proxy->pipeline, buf, len, offset, done, opaque);
+}
+
 static int proxy_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
 {
 	struct proxy_disk *proxy = to_proxy(disk);
@@ -110,6 +120,7 @@ static const struct vdisk_ops proxy_ops = {
 	.read = proxy_read,
 	.read_async = proxy_read_async,
 	.write = proxy_write,
+	.write_async = proxy_write_async,
 	.trim = proxy_trim,
 	.zero = proxy_zero,
 	.close = proxy_close,
@@ -225,7 +236,7 @@ int backend_proxy_open(const struct backend_proxy_options *options, struct vdisk
 	proxy_pool_add_first(proxy->pool, &first);
 	proxy->disk.ops = &proxy_ops;
 	proxy->disk.size = proxy->link.info.file_size;
-	proxy->disk.flags = VDISK_ASYNC_READ;
+	proxy->disk.flags = VDISK_ASYNC_READ | VDISK_ASYNC_WRITE;
 	if (options->read_only || (proxy->link.info.flags & IMDPROXY_FLAG_RO))
 		proxy->disk.flags |= VDISK_READ_ONLY;
 	/* ImDisk's meaning of UNMAP is a punched hole (devio's, and the Windows

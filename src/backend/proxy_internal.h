@@ -28,9 +28,9 @@
  *      (split to the largest transfer, retried on a new connection while the
  *      reconnect window lasts).
  *        proxy_request.c  exports proxy_request_run, proxy_request_read
- *   4. Pipeline: READs pipelined on stream connections of their own, answered
- *      by a reader thread each; asks the pool through its functions and hands
- *      the reads of a broken pipe to layer 3.
+ *   4. Pipeline: READs and WRITEs pipelined on stream connections of their
+ *      own, answered by a reader thread each; asks the pool through its
+ *      functions and hands the requests of a broken pipe to layer 3.
  *        proxy_pipeline.c exports proxy_pipeline_* (struct proxy_pipeline opaque)
  *   5. The vdisk.
  *        proxy.c          exports backend_proxy_open, backend_proxy_connected:
@@ -224,15 +224,19 @@ int proxy_request_read(struct proxy_pool *pool, const struct proxy_link *link, v
 
 struct proxy_pipeline;
 
-/* A pipeline of reads on connections from link, beside pool (whose requests
- * take the reads of a broken pipe).  Pipes are opened on the first read. */
+/* A pipeline of reads and writes on connections from link, beside pool (whose
+ * requests take those of a broken pipe).  Pipes are opened on the first one. */
 int proxy_pipeline_new(struct proxy_link *link, struct proxy_pool *pool, struct proxy_pipeline **out);
 /* Sends one READ: 0 (done is called later, from a reader thread), -EOPNOTSUPP
  * (no pipe: the caller reads and waits), -EAGAIN (the pipe is full or broken
  * now), -ECANCELED (closing). */
 int proxy_pipeline_read(struct proxy_pipeline *pipeline, size_t len, uint64_t offset, vdisk_read_done_fn done,
 			void *opaque);
-/* Ends every pipe (a pending read is answered first) and frees the pipeline. */
+/* Sends one WRITE of buf (which stays the caller's until done, for a retry):
+ * 0 (done is called later, from a reader thread), or as proxy_pipeline_read. */
+int proxy_pipeline_write(struct proxy_pipeline *pipeline, const void *buf, size_t len, uint64_t offset,
+			 vdisk_write_done_fn done, void *opaque);
+/* Ends every pipe (a pending request is answered first) and frees the pipeline. */
 void proxy_pipeline_free(struct proxy_pipeline *pipeline);
 
 #endif

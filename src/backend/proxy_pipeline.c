@@ -1,6 +1,7 @@
-/* Pipelined reads: a proxy disk's READs sent one after another on connections
- * of their own ("pipes") without waiting for the replies, which a reader thread
- * per pipe takes in order and hands to the caller's completion.
+/* Pipelined reads and writes: a proxy disk's READs and WRITEs sent one after
+ * another on connections of their own ("pipes") without waiting for the
+ * replies, which a reader thread per pipe takes in order and hands to the
+ * caller's completion.
  *
  * Why: a READ that waits for its reply holds its caller (a FUSE worker) for a
  * whole round trip, so a disk has only as many reads in flight as it has waiting
@@ -9,12 +10,14 @@
  * brings several replies, and the server (which reads ahead on its stream)
  * takes several requests per wake-up.
  *
- * Only READs, which can be sent again.  Writes, trims and zeroes keep their
- * exchange on the pool (proxy_request.c), where a write is retried from the
- * request it still holds.  A pipe whose stream breaks hands its pending reads to
- * that path (proxy_request_read: reconnection and retry); a silent one fails
- * them with EIO once the oldest has waited the disk's timeout, as a waiting read
- * would.
+ * READs and WRITEs, which can be sent again: a pipelined write's caller keeps
+ * its bytes until the write is answered (vdisk.h's write_async).  Trims and
+ * zeroes keep their exchange on the pool (proxy_request.c).  A pipe whose
+ * stream breaks hands its pending reads and writes to that path
+ * (proxy_request_read, proxy_request_run: reconnection and retry); a silent
+ * one fails them with EIO once the oldest has waited the disk's timeout, as a
+ * waiting request would.  A write the server answers with an error or a
+ * length other than the one sent fails with EIO, as on the pool.
  *
  * Layer 4 of the client (proxy_internal.h): it asks the pool (whether another
  * connection may be opened; that the server is lost) through the pool's
@@ -24,7 +27,8 @@
  * Pipes need connections of their own: a server reached through the connect
  * callback that takes more than one client.  Otherwise (a passed descriptor
  * alone, shared memory, the reference devio with its single client)
- * read_async says no and every read waits on the pool as before.
+ * read_async and write_async say no and every request waits on the pool as
+ * before.
  */
 #include "backend/proxy_internal.h"
 
@@ -45,24 +49,37 @@
 /* Read ahead beyond the largest reply. */
 #define PROXY_PIPE_READ_AHEAD (64u << 10)
 
-struct pipe_read {
+/* Both replies are a 16-byte header (errorno, length): the reader takes one
+ * before it knows which request it answers. */
+_Static_assert(IMDPROXY_READ_REPLY_SIZE == IMDPROXY_WRITE_REPLY_SIZE, "one reply header size");
+#define PIPE_REPLY_SIZE IMDPROXY_READ_REPLY_SIZE
+
+/* One request sent and not yet answered. */
+struct pipe_op {
+	uint64_t code; /* IMDPROXY_REQ_READ or IMDPROXY_REQ_WRITE */
 	uint64_t offset;
 	size_t len;
-	vdisk_read_done_fn done;
+	const void *write_buf; /* the caller's until done: sent again on a retry */
+	vdisk_read_done_fn read_done;
+	vdisk_write_done_fn write_done;
 	void *opaque;
 	struct timespec deadline; /* a reply due by then */
 };
 
 struct proxy_pipe {
 	struct proxy_pipeline *pipeline;
-	pthread_mutex_t lock;  /* everything below; held while sending, so the queue
-				* is in the order of the stream */
-	struct proxy_conn conn; /* fd -1: closed */
+	/* Held while a request is queued and sent, so that the queue is in the
+	 * order of the stream, and while the connection is opened or shut.  Not
+	 * `lock`: a sender that waits for room on the stream (a large WRITE) must
+	 * not keep the reader, which makes the room, from the queue. */
+	pthread_mutex_t send_lock;
+	pthread_mutex_t lock;  /* the queue, and everything below but conn's use */
+	struct proxy_conn conn; /* fd -1: closed; opened and shut under both locks */
 	pthread_t reader;
 	bool reader_started;   /* a thread to join */
-	bool reader_done;      /* it has finished its pending reads */
+	bool reader_done;      /* it has finished its pending requests */
 	bool stopping;
-	struct pipe_read queue[PROXY_PIPE_DEPTH];
+	struct pipe_op queue[PROXY_PIPE_DEPTH];
 	unsigned int head, count;
 	/* The reader's alone. */
 	uint8_t *buf;
@@ -82,13 +99,13 @@ struct proxy_pipeline {
 };
 
 enum pipe_end {
-	PIPE_BROKEN = 1, /* the stream failed: the pending reads wait on the pool */
-	PIPE_SILENT,     /* the oldest read timed out: they fail */
+	PIPE_BROKEN = 1, /* the stream failed: the pending requests wait on the pool */
+	PIPE_SILENT,     /* the oldest request timed out: they fail */
 	PIPE_STOPPED,    /* the disk is closing */
 };
 
 /* A read that waits on the pool, answered like a pipelined one. */
-static void read_waiting(struct proxy_pipeline *pipeline, const struct pipe_read *rd, const uint8_t *got,
+static void read_waiting(struct proxy_pipeline *pipeline, const struct pipe_op *rd, const uint8_t *got,
 			 size_t got_len)
 {
 	uint8_t *buf = malloc(rd->len);
@@ -100,8 +117,35 @@ static void read_waiting(struct proxy_pipeline *pipeline, const struct pipe_read
 		r = proxy_request_read(pipeline->pool, pipeline->link, buf + got_len, rd->len - got_len,
 				       rd->offset + got_len);
 	}
-	rd->done(rd->opaque, r, r == 0 ? buf : NULL, r == 0 ? rd->len : 0);
+	rd->read_done(rd->opaque, r, r == 0 ? buf : NULL, r == 0 ? rd->len : 0);
 	free(buf);
+}
+
+/* A write that waits on the pool: all of it sent again (the server may have
+ * written some or all of it already: the same bytes again at the same place
+ * do no harm, and nothing else was written there before this one's answer). */
+static void write_waiting(struct proxy_pipeline *pipeline, const struct pipe_op *wr)
+{
+	struct proxy_request req = { .code = IMDPROXY_REQ_WRITE, .write_buf = wr->write_buf, .len = wr->len,
+				     .offset = wr->offset };
+
+	wr->write_done(wr->opaque, proxy_request_run(pipeline->pool, pipeline->link, &req));
+}
+
+static void op_waiting(struct proxy_pipeline *pipeline, const struct pipe_op *op)
+{
+	if (op->code == IMDPROXY_REQ_WRITE)
+		write_waiting(pipeline, op);
+	else
+		read_waiting(pipeline, op, NULL, 0);
+}
+
+static void op_fail(const struct pipe_op *op, int error)
+{
+	if (op->code == IMDPROXY_REQ_WRITE)
+		op->write_done(op->opaque, error);
+	else
+		op->read_done(op->opaque, error, NULL, 0);
 }
 
 /* Makes at least `want` received bytes available at the reader's start: 0, or
@@ -128,15 +172,25 @@ static int pipe_fill(struct proxy_pipe *pipe, size_t want)
 	}
 }
 
-/* Takes one reply off the stream and answers its read: 0, or how the pipe ends. */
+/* With the queue's oldest request answered: the next one is the oldest. */
+static void pipe_pop(struct proxy_pipe *pipe)
+{
+	pthread_mutex_lock(&pipe->lock);
+	pipe->head = (pipe->head + 1) % PROXY_PIPE_DEPTH;
+	pipe->count--;
+	pthread_mutex_unlock(&pipe->lock);
+}
+
+/* Takes one reply off the stream and answers its request: 0, or how the pipe
+ * ends. */
 static int pipe_reply(struct proxy_pipe *pipe)
 {
-	struct imdproxy_request sent = { .code = IMDPROXY_REQ_READ };
+	struct imdproxy_request sent = { 0 };
 	struct imdproxy_reply reply;
-	struct pipe_read rd;
+	struct pipe_op rd;
 	uint64_t payload;
 	const uint8_t *data;
-	int r = pipe_fill(pipe, IMDPROXY_READ_REPLY_SIZE);
+	int r = pipe_fill(pipe, PIPE_REPLY_SIZE);
 
 	if (r)
 		return r;
@@ -148,27 +202,38 @@ static int pipe_reply(struct proxy_pipe *pipe)
 	}
 	rd = pipe->queue[pipe->head];
 	pthread_mutex_unlock(&pipe->lock);
+	sent.code = rd.code;
 	sent.offset = rd.offset;
 	sent.length = rd.len;
-	if (imdproxy_decode_reply(IMDPROXY_REQ_READ, pipe->in.buf + pipe->in.start, IMDPROXY_READ_REPLY_SIZE, &sent,
-				  &reply, &payload) < 0)
+	if (imdproxy_decode_reply(rd.code, pipe->in.buf + pipe->in.start, PIPE_REPLY_SIZE, &sent, &reply, &payload) <
+	    0)
 		return PIPE_BROKEN; /* the waiting path meets the server again and judges */
+	if (rd.code == IMDPROXY_REQ_WRITE) {
+		pipe->in.start += PIPE_REPLY_SIZE;
+		pipe_pop(pipe);
+		/* All of it, or an error: the pool's exchange_write judges alike. */
+		if (reply.errorno || reply.length != rd.len) {
+			trace(TRACE_PROXY, "pipe: WRITE at %llu of %zu: errorno %llu, length %llu: EIO",
+			      (unsigned long long)rd.offset, rd.len, (unsigned long long)reply.errorno,
+			      (unsigned long long)reply.length);
+			rd.write_done(rd.opaque, -EIO);
+		} else {
+			rd.write_done(rd.opaque, 0);
+		}
+		return 0;
+	}
 	/* Header and data together: a reply not all there stays pending. */
-	r = pipe_fill(pipe, IMDPROXY_READ_REPLY_SIZE + (size_t)payload);
+	r = pipe_fill(pipe, PIPE_REPLY_SIZE + (size_t)payload);
 	if (r)
 		return r;
-	data = pipe->in.buf + pipe->in.start + IMDPROXY_READ_REPLY_SIZE;
-	pipe->in.start += IMDPROXY_READ_REPLY_SIZE + (size_t)payload;
-
-	pthread_mutex_lock(&pipe->lock);
-	pipe->head = (pipe->head + 1) % PROXY_PIPE_DEPTH;
-	pipe->count--;
-	pthread_mutex_unlock(&pipe->lock);
+	data = pipe->in.buf + pipe->in.start + PIPE_REPLY_SIZE;
+	pipe->in.start += PIPE_REPLY_SIZE + (size_t)payload;
+	pipe_pop(pipe);
 
 	if (reply.errorno || payload == 0)
-		rd.done(rd.opaque, -EIO, NULL, 0);
+		rd.read_done(rd.opaque, -EIO, NULL, 0);
 	else if (payload == rd.len)
-		rd.done(rd.opaque, 0, data, rd.len);
+		rd.read_done(rd.opaque, 0, data, rd.len);
 	else
 		read_waiting(pipe->pipeline, &rd, data, (size_t)payload); /* short: ask again for the rest */
 	return 0;
@@ -178,7 +243,7 @@ static void *pipe_reader(void *arg)
 {
 	struct proxy_pipe *pipe = arg;
 	struct proxy_pipeline *pipeline = pipe->pipeline;
-	struct pipe_read pending[PROXY_PIPE_DEPTH];
+	struct pipe_op pending[PROXY_PIPE_DEPTH];
 	unsigned int count;
 	int end;
 
@@ -186,6 +251,7 @@ static void *pipe_reader(void *arg)
 		end = pipe_reply(pipe);
 	while (end == 0);
 
+	pthread_mutex_lock(&pipe->send_lock); /* no send goes on while it is shut */
 	pthread_mutex_lock(&pipe->lock);
 	count = pipe->count;
 	for (unsigned int i = 0; i < count; i++)
@@ -193,18 +259,19 @@ static void *pipe_reader(void *arg)
 	pipe->count = 0;
 	proxy_conn_shut(&pipe->conn, end == PIPE_STOPPED);
 	pthread_mutex_unlock(&pipe->lock);
-	trace(TRACE_PROXY, "pipe: ends %s with %u reads pending",
+	pthread_mutex_unlock(&pipe->send_lock);
+	trace(TRACE_PROXY, "pipe: ends %s with %u requests pending",
 	      end == PIPE_BROKEN ? "broken" : end == PIPE_SILENT ? "silent" : "stopped", count);
 
-	/* Opens the pool's reconnect window (the pending reads wait on it) and keeps
+	/* Opens the pool's reconnect window (the pending requests wait on it) and keeps
 	 * new pipes away until a request on the pool succeeds again. */
 	if (end != PIPE_STOPPED)
 		proxy_pool_mark_lost(pipeline->pool);
 	for (unsigned int i = 0; i < count; i++) {
 		if (end == PIPE_BROKEN)
-			read_waiting(pipeline, &pending[i], NULL, 0);
+			op_waiting(pipeline, &pending[i]);
 		else
-			pending[i].done(pending[i].opaque, -EIO, NULL, 0);
+			op_fail(&pending[i], -EIO);
 	}
 	pthread_mutex_lock(&pipe->lock);
 	pipe->reader_done = true;
@@ -212,7 +279,8 @@ static void *pipe_reader(void *arg)
 	return NULL;
 }
 
-/* With pipe->lock held: a connection and a reader for a closed pipe. */
+/* With both of the pipe's locks held: a connection and a reader for a closed
+ * pipe. */
 static int pipe_open(struct proxy_pipe *pipe)
 {
 	struct proxy_pipeline *pipeline = pipe->pipeline;
@@ -223,7 +291,7 @@ static int pipe_open(struct proxy_pipe *pipe)
 
 	if (pipe->reader_started) {
 		if (!pipe->reader_done)
-			return -EAGAIN; /* the last reader still answers its reads */
+			return -EAGAIN; /* the last reader still answers its requests */
 		pthread_join(pipe->reader, NULL);
 		pipe->reader_started = false;
 	}
@@ -249,7 +317,7 @@ static int pipe_open(struct proxy_pipe *pipe)
 	}
 	if (r < 0) {
 		trace(TRACE_PROXY, "pipe: not opened: %d%s", r,
-		      r == -ETIMEDOUT ? " (the server takes one client): reads wait on the pool" : "");
+		      r == -ETIMEDOUT ? " (the server takes one client): requests wait on the pool" : "");
 		pthread_mutex_lock(&pipeline->lock);
 		/* A server that takes one client leaves a second one unanswered. */
 		if (r == -ETIMEDOUT)
@@ -260,7 +328,7 @@ static int pipe_open(struct proxy_pipe *pipe)
 	return r;
 }
 
-/* The pipes, made on the first pipelined read. */
+/* The pipes, made on the first pipelined request. */
 static struct proxy_pipe *pipe_pick(struct proxy_pipeline *pipeline)
 {
 	struct proxy_pipe *pipe = NULL;
@@ -280,12 +348,18 @@ static struct proxy_pipe *pipe_pick(struct proxy_pipeline *pipeline)
 				free(pipes[made].buf);
 				break;
 			}
+			if (pthread_mutex_init(&pipes[made].send_lock, NULL) != 0) {
+				pthread_mutex_destroy(&pipes[made].lock);
+				free(pipes[made].buf);
+				break;
+			}
 		}
 		if (pipes && made == PROXY_PIPES) {
 			pipeline->pipes = pipes;
 			pipeline->pipe_count = PROXY_PIPES;
 		} else if (pipes) {
 			while (made--) {
+				pthread_mutex_destroy(&pipes[made].send_lock);
 				pthread_mutex_destroy(&pipes[made].lock);
 				free(pipes[made].buf);
 			}
@@ -316,18 +390,20 @@ int proxy_pipeline_new(struct proxy_link *link, struct proxy_pool *pool, struct 
 	return 0;
 }
 
-int proxy_pipeline_read(struct proxy_pipeline *pipeline, size_t len, uint64_t offset, vdisk_read_done_fn done,
-			void *opaque)
+/* Queues op for its reply and sends its request (header, then data) on a
+ * pipe: 0 (done will be called), or why the caller must wait on the pool
+ * instead. */
+static int pipe_send(struct proxy_pipeline *pipeline, struct pipe_op *op, const void *header, size_t header_len)
 {
-	uint8_t request[IMDPROXY_READ_REQUEST_SIZE];
 	struct proxy_pipe *pipe;
 	int r = 0;
 
-	if (len > pipeline->link->max_transfer)
+	if (op->len > pipeline->link->max_transfer)
 		return -EOPNOTSUPP;
 	pipe = pipe_pick(pipeline);
 	if (!pipe)
 		return -EOPNOTSUPP;
+	pthread_mutex_lock(&pipe->send_lock);
 	pthread_mutex_lock(&pipe->lock);
 	if (pipe->stopping)
 		r = -ECANCELED;
@@ -336,27 +412,44 @@ int proxy_pipeline_read(struct proxy_pipeline *pipeline, size_t len, uint64_t of
 	if (r == 0 && pipe->count == PROXY_PIPE_DEPTH)
 		r = -EAGAIN;
 	if (r == 0) {
-		imdproxy_encode_read_request(request, offset, len);
-		if (pipe->conn.ops->send(&pipe->conn, request, sizeof(request), NULL, 0, pipeline->link->timeout_ms) <
-		    0) {
-			/* The reader meets the broken stream and hands the queue over;
-			 * this read waits on the pool. */
-			shutdown(pipe->conn.fd, SHUT_RDWR);
-			r = -EAGAIN;
-		}
-	}
-	if (r == 0) {
-		struct pipe_read *rd = &pipe->queue[(pipe->head + pipe->count) % PROXY_PIPE_DEPTH];
-
-		rd->offset = offset;
-		rd->len = len;
-		rd->done = done;
-		rd->opaque = opaque;
-		rd->deadline = deadline_after_ms((unsigned int)pipeline->link->timeout_ms);
+		/* Queued first: the reply may come before send returns. */
+		op->deadline = deadline_after_ms((unsigned int)pipeline->link->timeout_ms);
+		pipe->queue[(pipe->head + pipe->count) % PROXY_PIPE_DEPTH] = *op;
 		pipe->count++;
 	}
 	pthread_mutex_unlock(&pipe->lock);
+	if (r == 0 && pipe->conn.ops->send(&pipe->conn, header, header_len, op->write_buf,
+					   op->code == IMDPROXY_REQ_WRITE ? op->len : 0,
+					   pipeline->link->timeout_ms) < 0) {
+		/* The reader meets the broken stream and hands the queue, this
+		 * request with it, to the pool. */
+		trace(TRACE_PROXY, "pipe: sending failed: the reader hands the queue to the pool");
+		shutdown(pipe->conn.fd, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&pipe->send_lock);
 	return r;
+}
+
+int proxy_pipeline_read(struct proxy_pipeline *pipeline, size_t len, uint64_t offset, vdisk_read_done_fn done,
+			void *opaque)
+{
+	uint8_t request[IMDPROXY_READ_REQUEST_SIZE];
+	struct pipe_op op = { .code = IMDPROXY_REQ_READ, .offset = offset, .len = len, .read_done = done,
+			      .opaque = opaque };
+
+	imdproxy_encode_read_request(request, offset, len);
+	return pipe_send(pipeline, &op, request, sizeof(request));
+}
+
+int proxy_pipeline_write(struct proxy_pipeline *pipeline, const void *buf, size_t len, uint64_t offset,
+			 vdisk_write_done_fn done, void *opaque)
+{
+	uint8_t request[IMDPROXY_WRITE_REQUEST_SIZE];
+	struct pipe_op op = { .code = IMDPROXY_REQ_WRITE, .offset = offset, .len = len, .write_buf = buf,
+			      .write_done = done, .opaque = opaque };
+
+	imdproxy_encode_write_request(request, offset, len);
+	return pipe_send(pipeline, &op, request, sizeof(request));
 }
 
 void proxy_pipeline_free(struct proxy_pipeline *pipeline)
@@ -366,12 +459,14 @@ void proxy_pipeline_free(struct proxy_pipeline *pipeline)
 	for (unsigned int i = 0; i < pipeline->pipe_count; i++) {
 		struct proxy_pipe *pipe = &pipeline->pipes[i];
 
-		/* The reader sees it within a tick, sends CLOSE and ends. */
+		/* The reader sees it within a tick, sends CLOSE and ends (failing
+		 * what is still pending with EIO). */
 		pthread_mutex_lock(&pipe->lock);
 		pipe->stopping = true;
 		pthread_mutex_unlock(&pipe->lock);
 		if (pipe->reader_started)
 			pthread_join(pipe->reader, NULL);
+		pthread_mutex_destroy(&pipe->send_lock);
 		pthread_mutex_destroy(&pipe->lock);
 		free(pipe->buf);
 	}

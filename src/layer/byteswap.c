@@ -151,8 +151,10 @@ static int byteswap_zero(struct vdisk *disk, uint64_t offset, uint64_t len)
 	return 0;
 }
 
-/* The bytes are never the lower disk's as they are: no view, and reads are
- * swapped in place (never asynchronous).  Flush and resize pass through. */
+/* The bytes are never the lower disk's as they are: no view, reads are
+ * swapped in place and writes through a swapped copy (neither asynchronous:
+ * an odd edge is a read-modify of its partner byte).  Flush and resize pass
+ * through. */
 static const struct vdisk_ops byteswap_ops = {
 	.name = "byteswap",
 	.read = byteswap_read,
@@ -161,6 +163,7 @@ static const struct vdisk_ops byteswap_ops = {
 	.zero = byteswap_zero,
 	.view = layer_no_view,
 	.read_async = layer_no_read_async,
+	.write_async = layer_no_write_async,
 };
 
 int layer_byteswap_open(struct vdisk *lower, struct vdisk **out)
@@ -174,7 +177,7 @@ int layer_byteswap_open(struct vdisk *lower, struct vdisk **out)
 		return -ENOMEM;
 	/* A trim passes on whole pairs only: its odd edges keep their bytes.  Reads
 	 * are swapped in place, so they are never asynchronous. */
-	disk->flags &= ~(VDISK_TRIM_ZEROES | VDISK_ASYNC_READ);
+	disk->flags &= ~(VDISK_TRIM_ZEROES | VDISK_ASYNC_READ | VDISK_ASYNC_WRITE);
 	*out = disk;
 	return 0;
 }

@@ -46,6 +46,12 @@ static int pass_read_async(struct vdisk *layer, size_t len, uint64_t offset,
 	return vdisk_read_async(layer->lower, len, offset, done, opaque);
 }
 
+static int pass_write_async(struct vdisk *layer, const void *buf, size_t len, uint64_t offset,
+			    vdisk_write_done_fn done, void *opaque)
+{
+	return vdisk_write_async(layer->lower, buf, len, offset, done, opaque);
+}
+
 /* The layer keeps the lower disk's size: it follows a grow. */
 static int pass_resize(struct vdisk *layer, uint64_t new_size)
 {
@@ -81,6 +87,18 @@ int layer_no_read_async(struct vdisk *layer, size_t len, uint64_t offset, vdisk_
 	return -EOPNOTSUPP;
 }
 
+int layer_no_write_async(struct vdisk *layer, const void *buf, size_t len, uint64_t offset,
+			 vdisk_write_done_fn done, void *opaque)
+{
+	(void)layer;
+	(void)buf;
+	(void)len;
+	(void)offset;
+	(void)done;
+	(void)opaque;
+	return -EOPNOTSUPP;
+}
+
 int layer_no_resize(struct vdisk *layer, uint64_t new_size)
 {
 	(void)layer;
@@ -107,6 +125,7 @@ struct vdisk *layer_new(const struct vdisk_ops *own, struct vdisk *lower, size_t
 	PASS(view);
 	PASS(view_end);
 	PASS(read_async);
+	PASS(write_async);
 	PASS(resize);
 	PASS(close);
 #undef PASS

@@ -27,6 +27,8 @@ struct vdisk *layer_new(const struct vdisk_ops *own, struct vdisk *lower, size_t
 const void *layer_no_view(struct vdisk *layer, size_t len, uint64_t offset);
 int layer_no_read_async(struct vdisk *layer, size_t len, uint64_t offset, vdisk_read_done_fn done,
 			void *opaque);
+int layer_no_write_async(struct vdisk *layer, const void *buf, size_t len, uint64_t offset,
+			 vdisk_write_done_fn done, void *opaque);
 int layer_no_resize(struct vdisk *layer, uint64_t new_size);
 
 #endif

@@ -35,6 +35,12 @@ static int window_write(struct vdisk *disk, const void *buf, size_t len, uint64_
 	return vdisk_write(disk->lower, buf, len, lower_offset(disk, offset));
 }
 
+static int window_write_async(struct vdisk *disk, const void *buf, size_t len, uint64_t offset,
+			      vdisk_write_done_fn done, void *opaque)
+{
+	return vdisk_write_async(disk->lower, buf, len, lower_offset(disk, offset), done, opaque);
+}
+
 static int window_trim(struct vdisk *disk, uint64_t offset, uint64_t len)
 {
 	return vdisk_try_trim(disk->lower, lower_offset(disk, offset), len);
@@ -53,6 +59,7 @@ static const struct vdisk_ops window_ops = {
 	.read_async = window_read_async,
 	.view = window_view,
 	.write = window_write,
+	.write_async = window_write_async,
 	.trim = window_trim,
 	.zero = window_zero,
 	.resize = layer_no_resize,

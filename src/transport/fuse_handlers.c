@@ -63,6 +63,55 @@ static int read_async(struct fuse_files *files, struct fuse_exchange *ex, struct
 	return 0;
 }
 
+/* A write answered later, from the disk's own thread (vdisk_write_async).
+ * The request's payload is the disk's until then (deferred with keep_data). */
+struct pending_write {
+	struct fuse_files *files;
+	struct fuse_node *node;
+	const struct fuse_channel_ops *channel;
+	struct fuse_pending *pending;
+	struct fuse_write_out out;
+};
+
+static void pending_write_done(void *opaque, int result)
+{
+	struct pending_write *write = opaque;
+
+	if (result < 0)
+		write->channel->complete(write->pending, result, NULL, 0);
+	else
+		write->channel->complete(write->pending, 0, &write->out, sizeof(write->out));
+	fuse_files_disk_put(write->files, write->node);
+	free(write);
+}
+
+/* 0 when the disk took the write to answer later; else the caller writes. */
+static int write_async(struct fuse_files *files, struct fuse_exchange *ex, struct fuse_node *node,
+		       struct vdisk *disk, uint64_t unique, const void *payload, size_t len, uint64_t offset)
+{
+	struct pending_write *write;
+
+	if (!(disk->flags & VDISK_ASYNC_WRITE) || (disk->flags & VDISK_READ_ONLY) || len == 0)
+		return -EOPNOTSUPP;
+	write = malloc(sizeof(*write));
+	if (!write)
+		return -ENOMEM;
+	*write = (struct pending_write){ .files = files, .node = node, .channel = ex->channel,
+					 .out.size = (uint32_t)len };
+	write->pending = ex->channel->defer(ex, unique, true);
+	if (!write->pending) {
+		free(write);
+		return -ENOMEM;
+	}
+	if (vdisk_write_async(disk, payload, len, offset, pending_write_done, write) < 0) {
+		ex->channel->undefer(ex, write->pending);
+		free(write);
+		return -EAGAIN;
+	}
+	ex->answered = true;
+	return 0;
+}
+
 /* ---- the I/O path: no lock, only the node's in-flight count ---- */
 
 /* One data request, decoded and range-checked: what the disk is asked. */
@@ -243,6 +292,8 @@ static void handle_write(struct fuse_files *files, struct fuse_exchange *ex, con
 	/* A disk does not grow by writing past its end. */
 	if (io.offset > disk->size || io.len > disk->size - io.offset)
 		return disk_io_refuse(files, ex, node, in->unique, -ENOSPC);
+	if (write_async(files, ex, node, disk, in->unique, data, (size_t)io.len, io.offset) == 0)
+		return; /* answered by pending_write_done, which also puts the disk */
 	disk_io_serve(files, ex, node, disk, &io);
 }
 

@@ -119,6 +119,18 @@ int vdisk_read_async(struct vdisk *disk, size_t len, uint64_t offset, vdisk_read
 	return disk->ops->read_async(disk, len, offset, done, opaque);
 }
 
+int vdisk_write_async(struct vdisk *disk, const void *buf, size_t len, uint64_t offset, vdisk_write_done_fn done,
+		      void *opaque)
+{
+	if (!disk->ops->write_async)
+		return -EOPNOTSUPP;
+	if (len == 0 || vdisk_check_range(disk, offset, len) < 0)
+		return -EINVAL;
+	if (disk->flags & VDISK_READ_ONLY)
+		return -EROFS;
+	return disk->ops->write_async(disk, buf, len, offset, done, opaque);
+}
+
 int vdisk_resize(struct vdisk *disk, uint64_t new_size)
 {
 	if (!disk->ops->resize)

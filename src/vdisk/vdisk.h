@@ -18,12 +18,16 @@
 #define VDISK_CAN_FLUSH 0x08u  /* flush means something (else vdisk_flush does nothing) */
 #define VDISK_TRIM_ZEROES 0x20u /* a trim leaves zeroes behind (it punches holes) */
 #define VDISK_ASYNC_READ 0x40u  /* read_async may start reads (it can still say no) */
+#define VDISK_ASYNC_WRITE 0x80u /* write_async may start writes (it can still say no) */
 
 struct vdisk;
 
 /* Where an asynchronous read ends: called once, from any thread, with 0 and the
  * bytes (valid only during the call) or a negative errno. */
 typedef void (*vdisk_read_done_fn)(void *opaque, int result, const void *data, size_t len);
+/* Where an asynchronous write ends: called once, from any thread, with 0 (all
+ * of it written) or a negative errno. */
+typedef void (*vdisk_write_done_fn)(void *opaque, int result);
 
 struct vdisk_ops {
 	const char *name; /* "memory", "file", "proxy", "window", ... */
@@ -47,6 +51,13 @@ struct vdisk_ops {
 	 * A disk with it sets VDISK_ASYNC_READ, which layers that pass it on keep:
 	 * callers look at the flag before preparing an asynchronous read. */
 	int (*read_async)(struct vdisk *disk, size_t len, uint64_t offset, vdisk_read_done_fn done, void *opaque);
+	/* Optional: start a write and return at once; `done` gets its result later,
+	 * from another thread.  The same contract as read_async (any negative
+	 * errno: not started, write instead; VDISK_ASYNC_WRITE says the disk has
+	 * it), and one more: `buf` stays the caller's, unchanged, until done is
+	 * called, because the disk may send it again (after a lost connection). */
+	int (*write_async)(struct vdisk *disk, const void *buf, size_t len, uint64_t offset, vdisk_write_done_fn done,
+			   void *opaque);
 	/* Change the size (grow); NULL when the disk cannot. */
 	int (*resize)(struct vdisk *disk, uint64_t new_size);
 	/* Free everything, including the lower disk of a layer. */
@@ -84,6 +95,10 @@ const void *vdisk_view(struct vdisk *disk, size_t len, uint64_t offset);
 void vdisk_view_end(struct vdisk *disk);
 /* The read_async op behind a range check; -EOPNOTSUPP without one. */
 int vdisk_read_async(struct vdisk *disk, size_t len, uint64_t offset, vdisk_read_done_fn done, void *opaque);
+/* The write_async op behind a range check (and -EROFS on a read-only disk);
+ * -EOPNOTSUPP without one. */
+int vdisk_write_async(struct vdisk *disk, const void *buf, size_t len, uint64_t offset, vdisk_write_done_fn done,
+		      void *opaque);
 int vdisk_resize(struct vdisk *disk, uint64_t new_size);
 void vdisk_close(struct vdisk *disk);
 

@@ -16,7 +16,7 @@
 
 struct recorder {
 	struct vdisk disk;
-	unsigned reads, writes, flushes, trims, zeroes, views, view_ends, async_reads, resizes;
+	unsigned reads, writes, flushes, trims, zeroes, views, view_ends, async_reads, async_writes, resizes;
 	unsigned *closed; /* set at close (outlives the disk) */
 	uint64_t last_offset;
 	int trim_result; /* what trim answers (0, or -EOPNOTSUPP: "cannot") */
@@ -93,6 +93,18 @@ static int rec_read_async(struct vdisk *disk, size_t len, uint64_t offset, vdisk
 	return -EAGAIN; /* "not started": done is never called */
 }
 
+static int rec_write_async(struct vdisk *disk, const void *buf, size_t len, uint64_t offset,
+			   vdisk_write_done_fn done, void *opaque)
+{
+	(void)buf;
+	(void)len;
+	(void)done;
+	(void)opaque;
+	as_recorder(disk)->async_writes++;
+	as_recorder(disk)->last_offset = offset;
+	return -EAGAIN; /* "not started": done is never called */
+}
+
 static int rec_resize(struct vdisk *disk, uint64_t new_size)
 {
 	as_recorder(disk)->resizes++;
@@ -116,6 +128,7 @@ static const struct vdisk_ops recorder_ops = {
 	.view = rec_view,
 	.view_end = rec_view_end,
 	.read_async = rec_read_async,
+	.write_async = rec_write_async,
 	.resize = rec_resize,
 	.close = rec_close,
 };
@@ -140,5 +153,12 @@ static void no_done(void *opaque, int result, const void *data, size_t len)
 	(void)data;
 	(void)len;
 	fail_msg("an asynchronous read that was not started completed");
+}
+
+static void no_write_done(void *opaque, int result)
+{
+	(void)opaque;
+	(void)result;
+	fail_msg("an asynchronous write that was not started completed");
 }
 #endif

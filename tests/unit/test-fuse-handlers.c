@@ -118,7 +118,9 @@ struct count_disk {
 	struct vdisk disk;
 	unsigned char bytes[DISK_SIZE];
 	unsigned flushes, trims, zeroes;
-	bool async_refuses; /* read_async says "read instead" */
+	bool async_refuses; /* read_async and write_async say "read/write instead" */
+	int async_write_result;  /* what an asynchronous write ends with */
+	atomic_uint async_writes; /* started */
 	/* While `held`, writes wait: a disk whose server stalls. */
 	pthread_mutex_t gate_lock;
 	pthread_cond_t gate;
@@ -205,6 +207,46 @@ static int count_read_async(struct vdisk *disk, size_t len, uint64_t offset, vdi
 	return 0;
 }
 
+struct async_write_job {
+	struct count_disk *disk;
+	const void *buf;
+	size_t len;
+	uint64_t offset;
+	vdisk_write_done_fn done;
+	void *opaque;
+};
+
+/* Straight into the bytes: never waits on the gate that holds count_write. */
+static void *async_write_main(void *opaque)
+{
+	struct async_write_job *job = opaque;
+	int r = job->disk->async_write_result;
+
+	if (r == 0)
+		memcpy(job->disk->bytes + job->offset, job->buf, job->len);
+	job->done(job->opaque, r);
+	free(job);
+	return NULL;
+}
+
+static int count_write_async(struct vdisk *disk, const void *buf, size_t len, uint64_t offset,
+			     vdisk_write_done_fn done, void *opaque)
+{
+	struct count_disk *c = (struct count_disk *)disk;
+	struct async_write_job *job;
+	pthread_t thread;
+
+	if (c->async_refuses)
+		return -EAGAIN;
+	job = malloc(sizeof(*job));
+	assert_non_null(job);
+	*job = (struct async_write_job){ c, buf, len, offset, done, opaque };
+	atomic_fetch_add(&c->async_writes, 1);
+	assert_int_equal(pthread_create(&thread, NULL, async_write_main, job), 0);
+	pthread_detach(thread);
+	return 0;
+}
+
 static void count_close(struct vdisk *disk)
 {
 	struct count_disk *c = (struct count_disk *)disk;
@@ -222,6 +264,7 @@ static const struct vdisk_ops count_ops = {
 	.trim = count_trim,
 	.zero = count_zero,
 	.read_async = count_read_async,
+	.write_async = count_write_async,
 	.close = count_close,
 };
 
@@ -648,6 +691,55 @@ static void test_async_read(void **state)
 	assert_int_equal(fuse_files_remove(&f->files, "count"), 0);
 }
 
+/* WRITE on a disk that writes asynchronously: answered through complete()
+ * from the disk's thread, also on a disk with threads of its own (which it
+ * then does not go through: their sync write is held here). */
+static void test_async_write(void **state)
+{
+	struct fixture *f = *state;
+	struct count_disk *aw = count_disk_new(VDISK_ASYNC_WRITE);
+	struct count_disk *ro = count_disk_new(VDISK_ASYNC_WRITE | VDISK_READ_ONLY);
+	unsigned char data[8192];
+	uint64_t fh, fh_ro;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (unsigned char)(i * 13 + 5);
+	f->files.disk_threads = 2;
+	assert_int_equal(fuse_files_add(&f->files, "aw", &aw->disk), 0);
+	assert_int_equal(fuse_files_add(&f->files, "ro", &ro->disk), 0);
+	fh = open_file(f, "aw", O_RDWR);
+	aw->held = true; /* a write through the disk's threads would hang */
+	assert_int_equal(write_at(f, fh, data, sizeof(data), 12288), 0);
+	assert_true(answer_to(f, f->next_unique - 1)->deferred);
+	assert_int_equal(atomic_load(&aw->async_writes), 1);
+	assert_memory_equal(aw->bytes + 12288, data, sizeof(data));
+	assert_int_equal(f->channel.undeferred, 0);
+	/* The disk's error is the answer. */
+	aw->async_write_result = -EIO;
+	assert_int_equal(write_at(f, fh, data, 4096, 0), -EIO);
+	assert_true(answer_to(f, f->next_unique - 1)->deferred);
+	aw->async_write_result = 0;
+	/* "Write instead": the defer is undone and the write goes the usual way. */
+	aw->held = false;
+	aw->async_refuses = true;
+	assert_int_equal(write_at(f, fh, data + 4096, 4096, 65536), 0);
+	assert_int_equal(f->channel.undeferred, 1);
+	assert_memory_equal(aw->bytes + 65536, data + 4096, 4096);
+	assert_int_equal(atomic_load(&aw->async_writes), 2);
+	/* Past the end: refused before the disk is asked. */
+	aw->async_refuses = false;
+	assert_int_equal(write_at(f, fh, data, 4096, DISK_SIZE - 2048), -ENOSPC);
+	assert_int_equal(atomic_load(&aw->async_writes), 2);
+	/* A read-only disk is never asked to write. */
+	fh_ro = open_file(f, "ro", O_RDONLY);
+	assert_int_equal(write_at(f, fh_ro, data, 4096, 0), -EROFS);
+	assert_int_equal(atomic_load(&ro->async_writes), 0);
+	assert_int_equal(fuse_files_remove(&f->files, "aw"), 0);
+	assert_int_equal(fuse_files_remove(&f->files, "ro"), 0);
+	vdisk_close(&aw->disk);
+	vdisk_close(&ro->disk);
+}
+
 static void test_readdir_statfs_access(void **state)
 {
 	struct fixture *f = *state;
@@ -757,6 +849,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_short_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_removed_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_async_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_async_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readdir_statfs_access, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_threads, setup, teardown),
 	};

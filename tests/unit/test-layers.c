@@ -108,11 +108,11 @@ static void test_byteswap_round_trip(void **state)
 
 	(void)state;
 	/* As if the disk underneath read asynchronously (a proxy disk). */
-	lower->flags |= VDISK_ASYNC_READ;
+	lower->flags |= VDISK_ASYNC_READ | VDISK_ASYNC_WRITE;
 	assert_int_equal(layer_byteswap_open(lower, &disk), 0);
 	/* A swapped trim keeps its odd edges: it no longer promises zeroes; and
-	 * reads are swapped in place, never answered later. */
-	assert_int_equal(disk->flags, lower->flags & ~(VDISK_TRIM_ZEROES | VDISK_ASYNC_READ));
+	 * reads and writes are swapped here, never answered later. */
+	assert_int_equal(disk->flags, lower->flags & ~(VDISK_TRIM_ZEROES | VDISK_ASYNC_READ | VDISK_ASYNC_WRITE));
 	fill_pattern(in, sizeof(in), 3);
 	memcpy(copy, in, sizeof(in));
 	assert_int_equal(vdisk_write(disk, in, sizeof(in), 1024), 0);
@@ -220,7 +220,7 @@ static void test_stack(void **state)
 	vdisk_close(disk);
 }
 
-#define ALL_FLAGS (VDISK_CAN_TRIM | VDISK_CAN_ZERO | VDISK_CAN_FLUSH | VDISK_ASYNC_READ)
+#define ALL_FLAGS (VDISK_CAN_TRIM | VDISK_CAN_ZERO | VDISK_CAN_FLUSH | VDISK_ASYNC_READ | VDISK_ASYNC_WRITE)
 
 /* Read-only defines only its refusals: reads, views, asynchronous reads, flush
  * and close reach the lower disk untouched. */
@@ -251,7 +251,11 @@ static void test_readonly_passes_through(void **state)
 	assert_int_equal(disk->ops->trim(disk, 0, 512), -EROFS);
 	assert_int_equal(disk->ops->zero(disk, 0, 512), -EROFS);
 	assert_int_equal(vdisk_resize(disk, 2 * MiB), -EROFS);
-	assert_int_equal(rec->writes + rec->trims + rec->zeroes + rec->resizes, 0);
+	/* No asynchronous write either: refused, and not offered. */
+	assert_false(disk->flags & VDISK_ASYNC_WRITE);
+	assert_int_equal(vdisk_write_async(disk, buf, sizeof(buf), 0, no_write_done, NULL), -EROFS);
+	assert_int_equal(disk->ops->write_async(disk, buf, sizeof(buf), 0, no_write_done, NULL), -EROFS);
+	assert_int_equal(rec->writes + rec->trims + rec->zeroes + rec->resizes + rec->async_writes, 0);
 	vdisk_close(disk);
 	assert_int_equal(closed, 1);
 }
@@ -272,6 +276,13 @@ static void test_window_passes_through(void **state)
 	assert_int_equal(rec->view_ends, 1);
 	assert_int_equal(vdisk_read_async(disk, 16, 200, no_done, NULL), -EAGAIN);
 	assert_int_equal(rec->last_offset, 4096 + 200);
+	assert_true(disk->flags & VDISK_ASYNC_WRITE);
+	assert_int_equal(vdisk_write_async(disk, rec->bytes, 16, 300, no_write_done, NULL), -EAGAIN);
+	assert_int_equal(rec->async_writes, 1);
+	assert_int_equal(rec->last_offset, 4096 + 300);
+	/* Past the window's end, though inside the lower disk: refused here. */
+	assert_int_equal(vdisk_write_async(disk, rec->bytes, 16, 65536 - 8, no_write_done, NULL), -EINVAL);
+	assert_int_equal(rec->async_writes, 1);
 	assert_int_equal(vdisk_flush(disk), RECORDER_FLUSH_RESULT);
 	assert_int_equal(rec->flushes, 1);
 	assert_int_equal(vdisk_resize(disk, 2 * MiB), -EOPNOTSUPP);
@@ -281,7 +292,7 @@ static void test_window_passes_through(void **state)
 }
 
 /* Byte swap passes flush and resize (following the new size) on, and never a
- * view or an asynchronous read: those bytes would come unswapped. */
+ * view, an asynchronous read or write: those bytes would pass unswapped. */
 static void test_byteswap_passes_through(void **state)
 {
 	unsigned closed = 0;
@@ -297,7 +308,8 @@ static void test_byteswap_passes_through(void **state)
 	assert_int_equal(disk->size, 3 * MiB);
 	assert_null(vdisk_view(disk, 16, 0));
 	assert_int_equal(vdisk_read_async(disk, 16, 0, no_done, NULL), -EOPNOTSUPP);
-	assert_int_equal(rec->views + rec->async_reads, 0);
+	assert_int_equal(vdisk_write_async(disk, rec->bytes, 16, 0, no_write_done, NULL), -EOPNOTSUPP);
+	assert_int_equal(rec->views + rec->async_reads + rec->async_writes, 0);
 	vdisk_close(disk);
 	assert_int_equal(closed, 1);
 }

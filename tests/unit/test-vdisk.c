@@ -86,7 +86,8 @@ static void test_read_only_refuses_changes(void **state)
 	assert_int_equal(vdisk_trim(&rec->disk, 0, 512), -EROFS);
 	assert_int_equal(vdisk_zero(&rec->disk, 0, 512), -EROFS);
 	assert_int_equal(vdisk_punch(&rec->disk, 0, 512), -EROFS);
-	assert_int_equal(rec->writes + rec->trims + rec->zeroes, 0);
+	assert_int_equal(vdisk_write_async(&rec->disk, buf, sizeof(buf), 0, no_write_done, NULL), -EROFS);
+	assert_int_equal(rec->writes + rec->trims + rec->zeroes + rec->async_writes, 0);
 	assert_int_equal(vdisk_read(&rec->disk, buf, sizeof(buf), 0), 0);
 	assert_int_equal(rec->reads, 1);
 	vdisk_close(&rec->disk);
@@ -103,7 +104,13 @@ static void test_ranges(void **state)
 	assert_int_equal(vdisk_trim(&rec->disk, UINT64_MAX, 2), -EINVAL);
 	assert_null(vdisk_view(&rec->disk, 2, MiB - 1));
 	assert_int_equal(vdisk_read_async(&rec->disk, 2, MiB - 1, no_done, NULL), -EINVAL);
-	assert_int_equal(rec->reads + rec->writes + rec->trims + rec->views + rec->async_reads, 0);
+	assert_int_equal(vdisk_write_async(&rec->disk, buf, 2, MiB - 1, no_write_done, NULL), -EINVAL);
+	assert_int_equal(vdisk_write_async(&rec->disk, buf, 0, 0, no_write_done, NULL), -EINVAL);
+	assert_int_equal(rec->reads + rec->writes + rec->trims + rec->views + rec->async_reads + rec->async_writes, 0);
+	/* In range: the op's own answer. */
+	assert_int_equal(vdisk_write_async(&rec->disk, buf, 2, MiB - 2, no_write_done, NULL), -EAGAIN);
+	assert_int_equal(rec->async_writes, 1);
+	assert_int_equal(rec->last_offset, MiB - 2);
 	/* Empty requests succeed without an op. */
 	assert_int_equal(vdisk_read(&rec->disk, buf, 0, MiB), 0);
 	assert_int_equal(rec->reads, 0);
