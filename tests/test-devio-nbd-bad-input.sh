@@ -4,8 +4,8 @@
 # is closed), a read and a write past the end (NBD_EINVAL, and the stream stays
 # in step), a read over the 32 MiB limit (NBD_EOVERFLOW), a write header
 # claiming more (disconnected), block status without the context (NBD_EINVAL),
-# and a client that vanishes in the middle of a write.  devio keeps serving the
-# others throughout.
+# a client that vanishes in the middle of a write (devio keeps serving the
+# others throughout), and FAST_ZERO where zeroing is not fast (NBD_ENOTSUP).
 source "$(dirname "$0")/functions.sh"
 source "$(dirname "$0")/devio-helpers.sh"
 requires python3 nbdinfo
@@ -13,7 +13,8 @@ requires python3 nbdinfo
 sock=$TEST_DIR/nbd.sock
 start_devio_unix "$sock" --nbd memory:64M
 
-python3 - "$sock" <<'PY' || fail "a bad-input check failed"
+# A raw NBD client in python3 (no libnbd: it must send what libnbd never would).
+NBD_PY=$(cat <<'PY'
 import socket, struct, sys, time
 
 SIZE = 64 << 20
@@ -68,7 +69,11 @@ def simple_reply(s):
     magic, error, cookie = struct.unpack('>IIQ', recv_exact(s, 16))
     check(magic == 0x67446698, "simple reply magic %x" % magic)
     return error, cookie
+PY
+)
 
+python3 - "$sock" <<PY || fail "a bad-input check failed"
+$NBD_PY
 # Not fixed newstyle: closed.
 s = connect(); greeting(s); s.sendall(struct.pack('>I', 0))
 check(closed(s), "old-style client flags were not refused")
@@ -139,4 +144,25 @@ wait_for_log "disconnected in the middle of a request"
 devio_alive
 nbdinfo --size "nbd+unix:///?socket=$sock" >"$TEST_DIR/size"
 expect_eq 67108864 "$(cat "$TEST_DIR/size")" "nbdinfo --size after the bad clients"
+stop_devio || fail "devio exited with $?"
+
+# FAST_ZERO on a disk that cannot zero natively (a dynamic VHD zeroes by
+# writing): NBD_ENOTSUP at once, the data untouched; without it, zeroed.
+requires qemu-img
+qemu-img create -q -f vpc "$TEST_DIR/disk.vhd" 16M
+start_devio_unix "$sock" --nbd "$TEST_DIR/disk.vhd"
+python3 - "$sock" <<PY || fail "a fast-zero check failed"
+$NBD_PY
+s = connect(); go(s)
+request(s, 1, 4096, 8, 1, data=b'12345678')
+check(simple_reply(s) == (0, 1), "write")
+request(s, 6, 4096, 4096, 2, flags=16)
+check(simple_reply(s) == (95, 2), "fast zero on a VHD: not ENOTSUP")
+request(s, 0, 4096, 8, 3)
+check(simple_reply(s) == (0, 3) and recv_exact(s, 8) == b'12345678', "fast zero changed data")
+request(s, 6, 4096, 4096, 4, flags=2)
+check(simple_reply(s) == (0, 4), "write zeroes with NO_HOLE")
+request(s, 0, 4096, 8, 5)
+check(simple_reply(s) == (0, 5) and recv_exact(s, 8) == bytes(8), "not zeroed")
+PY
 stop_devio || fail "devio exited with $?"
