@@ -260,21 +260,19 @@ uint32_t nbd_request_payload(const struct nbd_request *req)
 	return req->type == NBD_CMD_WRITE ? req->length : 0;
 }
 
-/* The command flags each command may carry. */
+/* The command flags each command may carry.  FUA is taken on every command
+ * (it means something only for the ones that change the disk). */
 static uint16_t allowed_flags(uint16_t type, const struct nbd_handshake *hs)
 {
 	switch (type) {
 	case NBD_CMD_READ:
 		return NBD_CMD_FLAG_FUA | (hs->structured_replies ? NBD_CMD_FLAG_DF : 0);
-	case NBD_CMD_WRITE:
-	case NBD_CMD_TRIM:
-		return NBD_CMD_FLAG_FUA;
 	case NBD_CMD_WRITE_ZEROES:
 		return NBD_CMD_FLAG_FUA | NBD_CMD_FLAG_NO_HOLE | NBD_CMD_FLAG_FAST_ZERO;
 	case NBD_CMD_BLOCK_STATUS:
-		return NBD_CMD_FLAG_REQ_ONE;
+		return NBD_CMD_FLAG_FUA | NBD_CMD_FLAG_REQ_ONE;
 	default:
-		return 0;
+		return NBD_CMD_FLAG_FUA;
 	}
 }
 

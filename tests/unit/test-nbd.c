@@ -262,6 +262,10 @@ static void test_request_decode_and_check(void **state)
 	assert_int_equal(nbd_request_payload(&req), 0);
 	req = (struct nbd_request){.type = NBD_CMD_READ, .flags = NBD_CMD_FLAG_DF, .length = 1};
 	assert_int_equal(nbd_check_request(&export_rw, &hs, &req), NBD_EINVAL); /* no DF */
+	req = (struct nbd_request){.type = NBD_CMD_WRITE, .flags = NBD_CMD_FLAG_NO_HOLE, .length = 1};
+	assert_int_equal(nbd_check_request(&export_rw, &hs, &req), NBD_EINVAL); /* zeroes only */
+	req = (struct nbd_request){.type = NBD_CMD_FLUSH, .flags = NBD_CMD_FLAG_FUA};
+	assert_int_equal(nbd_check_request(&export_rw, &hs, &req), 0); /* FUA goes anywhere */
 	req = (struct nbd_request){.type = NBD_CMD_BLOCK_STATUS, .length = 4096};
 	assert_int_equal(nbd_check_request(&export_rw, &hs, &req), NBD_EINVAL); /* no context */
 	hs.base_allocation = true;
