@@ -10,6 +10,10 @@ source "$(dirname "$0")/functions.sh"
 source "$(dirname "$0")/devio-helpers.sh"
 requires python3 nbdinfo
 
+# NBD goes over a TCP port or a unix socket only.
+expect_error "goes with a TCP port or --unix" 2 "$DEVIO" --nbd - memory:1M
+expect_error "goes with a TCP port or --unix" 2 "$DEVIO" --nbd shm:x memory:1M
+
 sock=$TEST_DIR/nbd.sock
 start_devio_unix "$sock" --nbd memory:64M
 
