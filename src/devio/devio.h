@@ -45,6 +45,10 @@ struct devio_server {
 	pthread_rwlock_t disk_use;
 
 	bool nbd; /* accepted connections speak NBD (nbd_session.c), not IMDPROXY */
+	/* NBD: idle_timeout_ms holds in the handshake always, between requests only
+	 * when asked for (--idle-timeout): an NBD client such as the kernel's may
+	 * rightly stay silent for hours, and does not reconnect. */
+	bool nbd_idle_between_requests;
 
 	atomic_bool stopping;
 	int stop_fd; /* an eventfd, readable once stopping: sessions poll it */

@@ -57,6 +57,7 @@ struct config {
 	uint64_t buffer_size;
 	bool writeback;
 	bool cache_given;  /* --cache said which */
+	bool idle_timeout_given;
 	bool nbd;          /* speak NBD instead of IMDPROXY */
 	enum log_level log_level;
 };
@@ -413,6 +414,7 @@ static void parse_command_line(int argc, char **argv, struct config *config)
 			if (parse_u64(optarg, &value) < 0 || value > 4000000)
 				usage_error("bad idle timeout '%s' (seconds, 0: none)", optarg);
 			config->idle_timeout_s = (unsigned int)value;
+			config->idle_timeout_given = true;
 			break;
 		case OPT_MAX_BUFFER_MEMORY:
 			if (size_parse(optarg, &request) < 0 || request.kind != SIZE_BYTES ||
@@ -662,6 +664,7 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	server.nbd = config.nbd;
+	server.nbd_idle_between_requests = config.idle_timeout_given;
 	server.max_connections = config.max_connections;
 	server.idle_timeout_ms = config.idle_timeout_s * 1000u;
 	if (config.max_buffer_memory)

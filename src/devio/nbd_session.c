@@ -50,6 +50,7 @@ struct nbd_conn {
 	struct devio_server *server;
 	int fd;
 	const char *peer;
+	bool in_handshake;
 	struct nbd_export exp;
 	struct nbd_handshake hs;
 
@@ -65,7 +66,8 @@ struct nbd_conn {
 
 /* Read exactly len bytes: 1, 0 at end of stream before any byte, -EPIPE at end
  * of stream after some, -ECANCELED when devio stops, -ETIMEDOUT when nothing came
- * for the idle timeout while no request was in flight, or -errno. */
+ * for the idle timeout (where it holds) while no request was in flight, or
+ * -errno. */
 static int conn_read(struct nbd_conn *c, void *buf, size_t len)
 {
 	struct devio_server *server = c->server;
@@ -73,14 +75,16 @@ static int conn_read(struct nbd_conn *c, void *buf, size_t len)
 		{.fd = c->fd, .events = POLLIN},
 		{.fd = server->stop_fd, .events = POLLIN},
 	};
+	bool limited = server->idle_timeout_ms &&
+		       (c->in_handshake || server->nbd_idle_between_requests);
 	struct timespec deadline;
 	size_t got = 0;
 
-	if (server->idle_timeout_ms)
+	if (limited)
 		deadline = deadline_after_ms(server->idle_timeout_ms);
 	while (got < len) {
 		ssize_t n;
-		int r = deadline_poll(fds, 2, server->idle_timeout_ms ? &deadline : NULL);
+		int r = deadline_poll(fds, 2, limited ? &deadline : NULL);
 
 		if (r == -ETIMEDOUT) {
 			bool busy;
@@ -106,7 +110,7 @@ static int conn_read(struct nbd_conn *c, void *buf, size_t len)
 		if (n == 0)
 			return got == 0 ? 0 : -EPIPE;
 		got += (size_t)n;
-		if (server->idle_timeout_ms)
+		if (limited)
 			deadline = deadline_after_ms(server->idle_timeout_ms);
 	}
 	return 1;
@@ -122,6 +126,8 @@ static int conn_send(struct nbd_conn *c, struct iovec *iov, int count)
 	if (c->write_failed)
 		r = -EPIPE;
 	else if ((r = stream_write_all(c->fd, iov, count, NULL)) < 0) {
+		/* Callers drop this result: the reader ends the connection instead. */
+		trace_dropped(TRACE_DEVIO, "an NBD reply", r);
 		c->write_failed = true;
 		shutdown(c->fd, SHUT_RDWR);
 	}
@@ -579,7 +585,9 @@ int devio_serve_nbd(struct devio_server *server, int fd, const char *peer)
 	pthread_mutex_init(&c->write_lock, NULL);
 	trace(TRACE_DEVIO, "%s: NBD session open", peer);
 
+	c->in_handshake = true;
 	r = conn_handshake(c);
+	c->in_handshake = false;
 	if (r > 0) {
 		trace(TRACE_DEVIO, "%s: NBD transmission (structured replies %s, base:allocation "
 		      "%s)", peer, c->hs.structured_replies ? "on" : "off",
