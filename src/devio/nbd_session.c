@@ -38,6 +38,8 @@
 /* Option data longer than NBD_MAX_OPTION_LENGTH but at most this is read and
  * refused; longer drops the connection. */
 #define NBD_OPTION_SKIP_MAX (1u << 20)
+/* Bytes read ahead from the socket: many small requests come in one read. */
+#define NBD_READ_AHEAD (64u * 1024)
 
 struct nbd_job {
 	struct nbd_job *next;
@@ -62,12 +64,17 @@ struct nbd_conn {
 
 	pthread_mutex_t write_lock; /* one whole reply at a time */
 	bool write_failed;
+
+	/* Bytes read but not yet taken: ahead[ahead_start, ahead_end). */
+	size_t ahead_start, ahead_end;
+	uint8_t ahead[NBD_READ_AHEAD];
 };
 
 /* Read exactly len bytes: 1, 0 at end of stream before any byte, -EPIPE at end
  * of stream after some, -ECANCELED when devio stops, -ETIMEDOUT when nothing came
  * for the idle timeout (where it holds) while no request was in flight, or
- * -errno. */
+ * -errno.  Small reads come out of the read-ahead (many request headers in one
+ * read); one of half its size or more goes straight into buf. */
 static int conn_read(struct nbd_conn *c, void *buf, size_t len)
 {
 	struct devio_server *server = c->server;
@@ -77,39 +84,60 @@ static int conn_read(struct nbd_conn *c, void *buf, size_t len)
 	};
 	bool limited = server->idle_timeout_ms &&
 		       (c->in_handshake || server->nbd_idle_between_requests);
+	uint8_t *dst = buf;
 	struct timespec deadline;
-	size_t got = 0;
+	size_t got = c->ahead_end - c->ahead_start;
 
+	if (got > len)
+		got = len;
+	memcpy(dst, c->ahead + c->ahead_start, got);
+	c->ahead_start += got;
 	if (limited)
 		deadline = deadline_after_ms(server->idle_timeout_ms);
 	while (got < len) {
+		bool direct = len - got >= sizeof(c->ahead) / 2;
 		ssize_t n;
-		int r = deadline_poll(fds, 2, limited ? &deadline : NULL);
+		int r;
 
-		if (r == -ETIMEDOUT) {
-			bool busy;
+		/* Read at once what is there: the poll only when nothing is. */
+		n = recv(c->fd, direct ? dst + got : c->ahead,
+			 direct ? len - got : sizeof(c->ahead), MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			r = deadline_poll(fds, 2, limited ? &deadline : NULL);
+			if (r == -ETIMEDOUT) {
+				bool busy;
 
-			pthread_mutex_lock(&c->lock);
-			busy = c->in_flight > 0;
-			pthread_mutex_unlock(&c->lock);
-			if (!busy)
-				return -ETIMEDOUT;
-			/* The client waits for replies: it is not idle. */
-			deadline = deadline_after_ms(server->idle_timeout_ms);
+				pthread_mutex_lock(&c->lock);
+				busy = c->in_flight > 0;
+				pthread_mutex_unlock(&c->lock);
+				if (!busy)
+					return -ETIMEDOUT;
+				/* The client waits for replies: it is not idle. */
+				deadline = deadline_after_ms(server->idle_timeout_ms);
+				continue;
+			}
+			if (r < 0)
+				return r;
+			if (fds[1].revents)
+				return -ECANCELED;
 			continue;
 		}
-		if (r < 0)
-			return r;
-		if (fds[1].revents)
+		if (atomic_load(&server->stopping))
 			return -ECANCELED;
-		n = read(c->fd, (uint8_t *)buf + got, len - got);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
 		if (n < 0)
 			return errno == ECONNRESET && got == 0 ? 0 : -errno;
 		if (n == 0)
 			return got == 0 ? 0 : -EPIPE;
-		got += (size_t)n;
+		if (direct) {
+			got += (size_t)n;
+		} else {
+			size_t take = (size_t)n < len - got ? (size_t)n : len - got;
+
+			memcpy(dst + got, c->ahead, take);
+			got += take;
+			c->ahead_start = take;
+			c->ahead_end = (size_t)n;
+		}
 		if (limited)
 			deadline = deadline_after_ms(server->idle_timeout_ms);
 	}
