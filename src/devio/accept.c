@@ -1,5 +1,5 @@
 /* Accepted connections (tcp, unix): the accept loop, and a thread for each
- * connection that runs one stream session (session.c) on it.  The number of
+ * connection that runs one stream session (session.c, or nbd_session.c) on it.  The number of
  * connections is capped; past the cap a connection is closed at once. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,7 +34,10 @@ static void *connection_thread(void *arg)
 	int r;
 
 	log_info("%s: connected", c->peer);
-	r = devio_serve_stream(server, c->fd, c->fd, c->peer, false);
+	if (server->nbd)
+		r = devio_serve_nbd(server, c->fd, c->peer);
+	else
+		r = devio_serve_stream(server, c->fd, c->fd, c->peer, false);
 	if (r == -EPIPE)
 		log_warning("%s: disconnected in the middle of a request", c->peer);
 	else if (r == -ETIMEDOUT)

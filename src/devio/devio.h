@@ -44,6 +44,12 @@ struct devio_server {
 	 * Disk calls of many sessions run at once: every disk takes parallel callers. */
 	pthread_rwlock_t disk_use;
 
+	bool nbd; /* accepted connections speak NBD (nbd_session.c), not IMDPROXY */
+	/* NBD: idle_timeout_ms holds in the handshake always, between requests only
+	 * when asked for (--idle-timeout): an NBD client such as the kernel's may
+	 * rightly stay silent for hours, and does not reconnect. */
+	bool nbd_idle_between_requests;
+
 	atomic_bool stopping;
 	int stop_fd; /* an eventfd, readable once stopping: sessions poll it */
 	/* Called once when stopping starts (a listener that does not poll stop_fd). */
@@ -93,6 +99,16 @@ enum devio_action devio_handle_request(struct devio_server *server,
 				       uint64_t payload, size_t data_cap, uint8_t *reply,
 				       size_t *reply_size, size_t *reply_data, const void **view);
 void devio_view_end(struct devio_server *server);
+/* Around every disk call of every protocol: -ECANCELED once devio is stopping
+ * (then no devio_disk_end is due); the shutdown waits for devio_disk_end. */
+int devio_disk_begin(struct devio_server *server);
+void devio_disk_end(struct devio_server *server);
+
+/* nbd_session.c: one NBD connection (handshake, then transmission, requests
+ * served by a few worker threads with replies out of order) until the client
+ * disconnects.  Returns as devio_serve_stream does (-EPROTO: it broke the
+ * protocol). */
+int devio_serve_nbd(struct devio_server *server, int fd, const char *peer);
 
 /* session.c: serve sessions on one connected stream (in_fd and out_fd may be one
  * descriptor) until it closes.  With `sessions_per_stream` false the stream ends

@@ -1,7 +1,9 @@
-/* devio: serve a disk image, a block device or a RAM disk over IMDPROXY.
+/* devio: serve a disk image, a block device or a RAM disk over IMDPROXY, or
+ * (--nbd) over NBD.
  *
  *   devio [-r] tcp-port|-|shm:NAME|/dev/ttyX[:settings] diskdev [blocks|partition]
  *         [offset] [alignment] [buffersize]
+ *   devio --nbd [--listen ADDR] tcp-port|--unix PATH diskdev ...
  *
  * A VHD image (dynamic or fixed) is served as the virtual disk it holds, as the
  * reference server serves dynamic ones; --raw serves any file's bytes as they are.
@@ -54,6 +56,9 @@ struct config {
 	uint64_t alignment;
 	uint64_t buffer_size;
 	bool writeback;
+	bool cache_given;  /* --cache said which */
+	bool idle_timeout_given;
+	bool nbd;          /* speak NBD instead of IMDPROXY */
 	enum log_level log_level;
 };
 
@@ -76,8 +81,9 @@ static void print_help(void)
 	printf("Usage: %s\n"
 	       "       devio [OPTIONS] --unix PATH DISKDEV [BLOCKS|PARTITION] [OFFSET] [ALIGNMENT] "
 	       "[BUFFERSIZE]\n"
+	       "       devio --nbd [OPTIONS] PORT|--unix PATH DISKDEV [BLOCKS|PARTITION] ...\n"
 	       "Serve a disk image, a block device or a RAM disk (memory:SIZE) to ImDisk\n"
-	       "proxy clients (IMDPROXY) until SIGINT or SIGTERM.\n"
+	       "proxy clients (IMDPROXY), or to NBD clients (--nbd), until SIGINT or SIGTERM.\n"
 	       "\n"
 	       "Where to serve (the first argument):\n"
 	       "  PORT                TCP port (0: any free one); loopback only unless --listen\n"
@@ -95,6 +101,9 @@ static void print_help(void)
 	       "  BUFFERSIZE          the largest request in bytes (default 64M)\n"
 	       "\n"
 	       "Options:\n"
+	       "      --nbd               speak NBD (fixed newstyle, structured replies,\n"
+	       "                          base:allocation) instead of IMDPROXY, on a TCP port\n"
+	       "                          or --unix PATH; write-back unless --cache says\n"
 	       "  -r, --read-only         refuse writes (errorno 9, EBADF)\n"
 	       "      --listen ADDR       listen on ADDR (e.g. 0.0.0.0, ::, a host name)\n"
 	       "      --unix PATH         listen on a unix-domain socket instead of a port\n"
@@ -258,10 +267,12 @@ enum {
 	OPT_MAX_CONNECTIONS,
 	OPT_IDLE_TIMEOUT,
 	OPT_MAX_BUFFER_MEMORY,
+	OPT_NBD,
 };
 
 static const struct option long_options[] = {
 	{"read-only", no_argument, NULL, 'r'},
+	{"nbd", no_argument, NULL, OPT_NBD},
 	{"listen", required_argument, NULL, OPT_LISTEN},
 	{"unix", required_argument, NULL, OPT_UNIX},
 	{"port-file", required_argument, NULL, OPT_PORT_FILE},
@@ -334,6 +345,9 @@ static void parse_command_line(int argc, char **argv, struct config *config)
 		case 'r':
 			config->disk.read_only = true;
 			break;
+		case OPT_NBD:
+			config->nbd = true;
+			break;
 		case OPT_LISTEN:
 			config->listen_address = optarg;
 			break;
@@ -384,6 +398,7 @@ static void parse_command_line(int argc, char **argv, struct config *config)
 				config->writeback = false;
 			else
 				usage_error("bad cache mode '%s' (writeback or writethrough)", optarg);
+			config->cache_given = true;
 			break;
 		case OPT_RAW:
 			config->disk.raw = true;
@@ -399,6 +414,7 @@ static void parse_command_line(int argc, char **argv, struct config *config)
 			if (parse_u64(optarg, &value) < 0 || value > 4000000)
 				usage_error("bad idle timeout '%s' (seconds, 0: none)", optarg);
 			config->idle_timeout_s = (unsigned int)value;
+			config->idle_timeout_given = true;
 			break;
 		case OPT_MAX_BUFFER_MEMORY:
 			if (size_parse(optarg, &request) < 0 || request.kind != SIZE_BYTES ||
@@ -480,6 +496,12 @@ static void parse_command_line(int argc, char **argv, struct config *config)
 			    config->buffer_size);
 	if (have_socket_mode && config->transport != TRANSPORT_UNIX)
 		usage_error("--socket-mode goes with --unix");
+	if (config->nbd && config->transport != TRANSPORT_TCP &&
+	    config->transport != TRANSPORT_UNIX)
+		usage_error("--nbd goes with a TCP port or --unix");
+	/* NBD has FLUSH (and FUA): a client asks for durability where it needs it. */
+	if (config->nbd && !config->cache_given)
+		config->writeback = true;
 }
 
 static struct devio_server server;
@@ -641,6 +663,8 @@ int main(int argc, char **argv)
 		vdisk_close(disk);
 		return EXIT_RUNTIME;
 	}
+	server.nbd = config.nbd;
+	server.nbd_idle_between_requests = config.idle_timeout_given;
 	server.max_connections = config.max_connections;
 	server.idle_timeout_ms = config.idle_timeout_s * 1000u;
 	if (config.max_buffer_memory)

@@ -1,7 +1,8 @@
 /* The IMDPROXY request handler: one decoded request against the served disk,
  * producing its reply.  Transports (stream sessions in session.c, shared memory
- * in shm.c; an NBD server later) read requests and send replies around it; this
- * file knows nothing of streams. */
+ * in shm.c) read requests and send replies around it; this file knows nothing of
+ * streams.  NBD sessions (nbd_session.c) call the same disk through
+ * devio_disk_begin/devio_disk_end. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -28,7 +29,7 @@ void devio_server_info(const struct devio_server *server, struct imdproxy_info *
 }
 
 /* Around every disk call: -ECANCELED once devio is stopping. */
-static int disk_begin(struct devio_server *server)
+int devio_disk_begin(struct devio_server *server)
 {
 	if (atomic_load(&server->stopping))
 		return -ECANCELED;
@@ -40,19 +41,19 @@ static int disk_begin(struct devio_server *server)
 	return 0;
 }
 
-static void disk_end(struct devio_server *server)
+void devio_disk_end(struct devio_server *server)
 {
 	pthread_rwlock_unlock(&server->disk_use);
 }
 
 int devio_server_flush(struct devio_server *server)
 {
-	int r = disk_begin(server);
+	int r = devio_disk_begin(server);
 
 	if (r < 0)
 		return r == -ECANCELED ? 0 : r; /* the shutdown flushes */
 	r = vdisk_flush(server->disk);
-	disk_end(server);
+	devio_disk_end(server);
 	return r;
 }
 
@@ -86,7 +87,7 @@ static int serve_read(struct devio_server *server, const struct imdproxy_request
 	if (req->offset > size || (req->offset == size && req->length > 0))
 		return -EINVAL;
 	count = req->length < size - req->offset ? req->length : size - req->offset;
-	r = disk_begin(server);
+	r = devio_disk_begin(server);
 	if (r < 0)
 		return r;
 	if (view && (*view = vdisk_view(server->disk, (size_t)count, req->offset))) {
@@ -94,7 +95,7 @@ static int serve_read(struct devio_server *server, const struct imdproxy_request
 		return 0; /* the disk stays in use until devio_view_end */
 	}
 	r = vdisk_read(server->disk, data, (size_t)count, req->offset);
-	disk_end(server);
+	devio_disk_end(server);
 	if (r == 0)
 		*length = count;
 	return r;
@@ -103,7 +104,7 @@ static int serve_read(struct devio_server *server, const struct imdproxy_request
 void devio_view_end(struct devio_server *server)
 {
 	vdisk_view_end(server->disk);
-	disk_end(server);
+	devio_disk_end(server);
 }
 
 static int serve_write(struct devio_server *server, const struct imdproxy_request *req,
@@ -119,13 +120,13 @@ static int serve_write(struct devio_server *server, const struct imdproxy_reques
 	/* Never a silent grow: the disk is the size INFO said. */
 	if (req->offset > size || req->length > size - req->offset)
 		return -EINVAL;
-	r = disk_begin(server);
+	r = devio_disk_begin(server);
 	if (r < 0)
 		return r;
 	r = vdisk_write(server->disk, data, (size_t)req->length, req->offset);
 	if (r == 0)
 		r = make_durable(server);
-	disk_end(server);
+	devio_disk_end(server);
 	return r;
 }
 
@@ -149,7 +150,7 @@ static int serve_ranges(struct devio_server *server, const struct imdproxy_reque
 		if (range.offset > size || range.length > size - range.offset)
 			return -EINVAL;
 	}
-	r = disk_begin(server);
+	r = devio_disk_begin(server);
 	if (r < 0)
 		return r;
 	for (int64_t i = 0; i < count && r == 0; i++) {
@@ -163,7 +164,7 @@ static int serve_ranges(struct devio_server *server, const struct imdproxy_reque
 	}
 	if (r == 0 && count > 0)
 		r = make_durable(server);
-	disk_end(server);
+	devio_disk_end(server);
 	return r;
 }
 
