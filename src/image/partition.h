@@ -1,6 +1,10 @@
-/* MBR (with extended/logical partitions) and GPT partition tables, parsed from
- * bytes the caller reads: this machine's kernel parses no partition tables, so a
- * partition is served as a loop offset + size window computed here. */
+/* Partition tables: this machine's kernel parses none, so a partition is served
+ * as a loop offset + size window computed here.  An image with a descriptor is
+ * read by util-linux's libblkid (partition_table_read_fd(): MBR with logical
+ * partitions, GPT with its backup header, BSD, Sun, SGI, Mac and the other tables
+ * libblkid knows); partition_table_read() is our own MBR/GPT parser, kept for what
+ * libblkid cannot reach: a disk that exists only behind a read function (devio's
+ * dynamic VHD and memory: disks, whose virtual bytes no descriptor holds). */
 #ifndef IMDISK_IMAGE_PARTITION_H
 #define IMDISK_IMAGE_PARTITION_H
 
@@ -18,6 +22,8 @@ struct partition {
 	uint64_t size;    /* bytes */
 	uint32_t type;    /* MBR type byte, or 0 for GPT */
 	int logical;      /* 1 for a logical partition inside an extended one */
+	int nested;       /* 1 for a partition of a table inside a partition (a BSD
+			   * disklabel in an MBR slice): numbered after the logicals */
 };
 
 /* Reads `len` bytes at `offset` of the image into buf; returns 0 or negative errno.
@@ -26,7 +32,13 @@ struct partition {
 typedef int (*partition_read_fn)(void *context, void *buf, size_t len, uint64_t offset);
 
 struct partition_table {
-	enum { PARTITION_TABLE_NONE, PARTITION_TABLE_MBR, PARTITION_TABLE_GPT } kind;
+	/* OTHER: a table only libblkid reads (BSD, Sun, SGI, Mac, Atari, ...). */
+	enum {
+		PARTITION_TABLE_NONE,
+		PARTITION_TABLE_MBR,
+		PARTITION_TABLE_GPT,
+		PARTITION_TABLE_OTHER
+	} kind;
 	uint32_t count;
 	struct partition entries[PARTITION_MAX]; /* by increasing number */
 };
@@ -58,6 +70,18 @@ struct partition_table {
  * what `read` returned. */
 int partition_table_read(partition_read_fn read, void *context, uint64_t image_size,
 			 uint32_t sector_size, struct partition_table *table);
+
+/* The table of the `image_size` bytes at `offset` of fd, read by libblkid, with the
+ * numbering and the results of partition_table_read() (same numbers; -EBADMSG for a
+ * partition past the end of the image, a logical one outside its extended
+ * partition, overlapping logical partitions or a looping EBR chain, a GPT whose
+ * primary and backup headers are both bad; -E2BIG for a GPT with more than
+ * PARTITION_MAX partitions).  Where it differs, it follows libblkid: a GPT with a
+ * bad primary header but a good backup is read from the backup, and the tables
+ * libblkid knows beyond MBR and GPT are read too (kind OTHER, or nested partitions
+ * of an MBR). */
+int partition_table_read_fd(int fd, uint64_t offset, uint64_t image_size, uint32_t sector_size,
+			    struct partition_table *table);
 
 /* Find partition `number` (1-based); -ENOENT when it does not exist. */
 int partition_find(const struct partition_table *table, uint32_t number, struct partition *out);
