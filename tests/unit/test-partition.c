@@ -718,6 +718,63 @@ static void test_gpt_bad_entries(void **state)
 	image_free(img);
 }
 
+/* Write the backup header at the last LBA and its copy of the entry array just
+ * before it, as a partitioning tool does. */
+static void gpt_add_backup(struct image *img)
+{
+	uint64_t sectors = img->size / img->sector_size;
+	uint8_t *primary = sector_at(img, 1);
+	uint8_t *backup = sector_at(img, sectors - 1);
+	uint64_t array_sectors = 128 * 128 / img->sector_size;
+	uint64_t array_lba = sectors - 1 - array_sectors;
+
+	memcpy(sector_at(img, array_lba), sector_at(img, 2), 128 * 128);
+	memcpy(backup, primary, img->sector_size);
+	put_le64(backup + 24, sectors - 1);
+	put_le64(backup + 32, 1);
+	put_le64(backup + 72, array_lba);
+	gpt_seal_header(backup);
+}
+
+/* libblkid reads a GPT whose primary header or array is damaged from its backup;
+ * our parser, which reads only the primary, calls it corrupt. */
+static void test_gpt_backup(void **state)
+{
+	struct image *img = image_with_gpt(512, IMAGE_SECTORS, two_slots, 2);
+	struct partition_table table;
+
+	(void)state;
+	gpt_add_backup(img);
+	assert_int_equal(parse(img, &table), 0);
+	assert_int_equal(table.count, 2);
+
+	/* The primary header wiped out. */
+	memset(sector_at(img, 1), 0, 512);
+	assert_int_equal(parse_ours(img, &table), -EBADMSG);
+	assert_int_equal(parse_fd(img, &table), 0);
+	assert_int_equal(table.kind, PARTITION_TABLE_GPT);
+	assert_int_equal(table.count, 2);
+	assert_partition(&table, 1, 40 * 512, 100 * 512, 0, 0);
+	assert_partition(&table, 3, 200 * 512, 200 * 512, 0, 0);
+	assert_no_partition(&table, 2);
+	image_free(img);
+
+	/* The primary array damaged behind its CRC. */
+	img = image_with_gpt(512, IMAGE_SECTORS, two_slots, 2);
+	gpt_add_backup(img);
+	sector_at(img, 2)[32] ^= 1;
+	assert_int_equal(parse_ours(img, &table), -EBADMSG);
+	assert_int_equal(parse_fd(img, &table), 0);
+	assert_int_equal(table.count, 2);
+	assert_partition(&table, 1, 40 * 512, 100 * 512, 0, 0);
+
+	/* Both damaged: corrupt, whichever reader. */
+	memset(sector_at(img, IMAGE_SECTORS - 1), 0, 512);
+	assert_int_equal(parse(img, &table), -EBADMSG);
+	assert_int_equal(table.count, 0);
+	image_free(img);
+}
+
 static void test_gpt_too_many(void **state)
 {
 	struct gpt_slot slots[PARTITION_MAX + 1];
@@ -782,6 +839,7 @@ int main(void)
 		cmocka_unit_test(test_gpt_bad_crc),
 		cmocka_unit_test(test_gpt_bad_headers),
 		cmocka_unit_test(test_gpt_bad_entries),
+		cmocka_unit_test(test_gpt_backup),
 		cmocka_unit_test(test_gpt_too_many),
 	};
 
