@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # -v N on tables read by libblkid that our own parser never read: an SGI disk
-# label, and a GPT whose primary header is destroyed (read from its backup).
+# label, a BSD disklabel nested in an MBR slice (numbered after the logical
+# partitions, 5 and 6 here, as partx and the kernel number them), and a GPT whose
+# primary header is destroyed (read from its backup).
 # Data written through the partition lands at its place in the image.
 . "$(dirname "$0")/functions.sh"
 requires_root
-requires sfdisk partx
+requires sfdisk fdisk partx
 start_daemon
 
 # check_partition IMAGE N START COUNT WHAT: -v N is COUNT sectors at START.
@@ -39,7 +41,23 @@ done < <(partx -g -o NR,START,END "$sgi")
 [ "$found" -ge 2 ] || fail "partx reports $found data partitions in the SGI label"
 expect_error "partition" 12 imdisk -a -f "$sgi" -v 7
 
-# 2. A GPT whose primary header is zeroed: libblkid reads the backup header.
+# 2. A BSD disklabel in MBR slice 1 (type 0xa5), made with fdisk's nested editor:
+# slices a and b (4.2BSD) become partitions 5 and 6.
+bsd=$TEST_DIR/bsd.img
+truncate -s 32M "$bsd"
+printf 'label: dos\nstart=2048, size=40960, type=a5\n' | sfdisk --quiet "$bsd"
+printf 'b\ny\nn\na\n4096\n+4M\nt\na\n7\nn\nb\n16384\n+4M\nt\nb\n7\nw\n' |
+	fdisk "$bsd" >"$TEST_DIR/fdisk.log" 2>&1 || skip "fdisk cannot write a BSD disklabel here"
+expect_eq "5 4096
+6 16384" "$(partx -g -o NR,START "$bsd" | awk '$1 > 4 { print $1, $2 }')" "BSD slices seen by partx"
+while read -r n start end; do
+	[ "$n" -gt 4 ] || continue
+	check_partition "$bsd" "$n" "$start" $((end - start + 1)) BSD
+done < <(partx -g -o NR,START,END "$bsd")
+check_partition "$bsd" 1 2048 40960 "MBR slice with a BSD label,"
+expect_error "partition" 12 imdisk -a -f "$bsd" -v 7
+
+# 3. A GPT whose primary header is zeroed: libblkid reads the backup header.
 gpt=$TEST_DIR/gpt.img
 truncate -s 32M "$gpt"
 sfdisk --quiet "$gpt" <<'LAYOUT'
@@ -56,6 +74,6 @@ dd if=/dev/zero of="$gpt" bs=512 seek=$((32 * 2048 - 1)) count=1 conv=notrunc st
 expect_error "partition|table|corrupt" 12 imdisk -a -f "$gpt" -v 1
 
 expect_eq "No virtual disks." "$(imdisk -l)" "list at the end"
-for img in "$sgi" "$gpt"; do
+for img in "$sgi" "$bsd" "$gpt"; do
 	[ -z "$(losetup -j "$img")" ] || fail "a loop device is left on $img: $(losetup -j "$img")"
 done

@@ -1,9 +1,9 @@
 /* Partition tables read through util-linux's libblkid: see partition_table_read_fd()
- * in partition.h.  libblkid knows every table the Linux world writes (MBR with its
- * EBR chains, GPT with its backup header, BSD, Sun, SGI, Mac, Atari, ...) and
- * numbers partitions as the kernel does; what this file adds is the checks
- * partition_table_read() makes, so that a corrupt table is refused with -EBADMSG
- * whichever reader saw it, instead of being served in part. */
+ * in partition.h.  libblkid knows the tables the Linux world writes (GPT with its
+ * backup header, BSD, Sun, SGI, Mac, Atari, ... and the tables nested in an MBR
+ * slice) and numbers partitions as the kernel does.  An MBR and its EBR chain are
+ * still judged and listed by our parser (partition.c): see
+ * partition_table_read_fd() for why. */
 #include "image/partition.h"
 
 #include <blkid.h>
@@ -20,12 +20,13 @@ static int ranges_overlap(uint64_t a_start, uint64_t a_size, uint64_t b_start, u
 	return a_start < b_start + b_size && b_start < a_start + a_size;
 }
 
-/* The checks partition_table_read() makes while it parses, made on libblkid's list:
- * every partition inside the image, every logical one inside an extended
- * partition, no two logical ones overlapping (an EBR chain that loops lists the
- * same logical partition again).  Extended entries are not partitions and are not
- * copied.  Partitions are appended by increasing number. */
-static int copy_partitions(blkid_partlist list, uint64_t image_size, struct partition_table *table)
+/* Append libblkid's partitions to table (all of them, or only those of nested
+ * tables), with the checks partition_table_read() makes while it parses: every
+ * partition inside the image, every logical one inside an extended partition, no
+ * two logical ones overlapping, numbers increasing.  Extended entries are not
+ * partitions and are not copied. */
+static int copy_partitions(blkid_partlist list, uint64_t image_size, int nested_only,
+			   struct partition_table *table)
 {
 	int n = blkid_partlist_numof_partitions(list);
 	blkid_parttable root = blkid_partlist_get_table(list);
@@ -57,14 +58,17 @@ static int copy_partitions(blkid_partlist list, uint64_t image_size, struct part
 		uint64_t offset = (uint64_t)blkid_partition_get_start(par) * BLKID_SECTOR;
 		uint64_t size = (uint64_t)blkid_partition_get_size(par) * BLKID_SECTOR;
 		int partno = blkid_partition_get_partno(par);
+		int nested = blkid_partition_get_table(par) != root;
+		/* libblkid calls the partitions of a nested table logical too. */
+		int logical = !nested && blkid_partition_is_logical(par);
 		struct partition *part;
 		int inside = 0;
 
-		if (blkid_partition_is_extended(par))
+		if (blkid_partition_is_extended(par) || (nested_only && !nested))
 			continue;
 		if (partno <= 0 || partno > PARTITION_NUMBER_MAX)
 			return -EBADMSG;
-		if (blkid_partition_is_logical(par)) {
+		if (logical) {
 			for (unsigned k = 0; k < extended; k++)
 				if (offset >= ext_start[k] && size <= ext_start[k] + ext_size[k] - offset)
 					inside = 1;
@@ -77,7 +81,7 @@ static int copy_partitions(blkid_partlist list, uint64_t image_size, struct part
 					return -EBADMSG;
 		}
 		if (table->count && (uint32_t)partno <= table->entries[table->count - 1].number)
-			return -EBADMSG; /* libblkid lists by increasing number */
+			return -EBADMSG; /* libblkid numbers nested ones after the rest */
 		if (table->count == PARTITION_MAX)
 			return table->kind == PARTITION_TABLE_GPT ? -E2BIG : -EBADMSG;
 		part = &table->entries[table->count++];
@@ -85,8 +89,8 @@ static int copy_partitions(blkid_partlist list, uint64_t image_size, struct part
 		part->offset = offset;
 		part->size = size;
 		part->type = table->kind == PARTITION_TABLE_GPT ? 0 : (uint32_t)blkid_partition_get_type(par);
-		part->logical = blkid_partition_is_logical(par);
-		part->nested = blkid_partition_get_table(par) != root;
+		part->logical = logical;
+		part->nested = nested;
 	}
 	return 0;
 }
@@ -166,26 +170,27 @@ int partition_table_read_fd(int fd, uint64_t offset, uint64_t image_size, uint32
 		kind = table_kind(blkid_parttable_get_type(root));
 
 	if (kind == PARTITION_TABLE_NONE || kind == PARTITION_TABLE_MBR) {
-		/* libblkid is lenient with a corrupt MBR where ImDisk refuses it: it
-		 * drops a table whose entries reach past the end of the image, skips
-		 * logical partitions outside their extended partition and follows a
-		 * looping EBR chain until its loop limit, listing what it found.  A
-		 * partition of a corrupt table must not be served, so our own parser
-		 * (partition.c) still judges the MBR and its EBR chain; libblkid's list
-		 * is what is served once it passes.  It also tells a GPT whose primary
-		 * and backup headers are both bad (libblkid: no table) as corrupt. */
+		/* Our parser judges and lists an MBR and its EBR chain, because libblkid
+		 * reads them another way than ImDisk and fdisk do: it serves what it can
+		 * of a corrupt table (it drops a table whose entries reach past the end
+		 * of the image, skips logical partitions outside their extended
+		 * partition, follows a looping EBR chain up to its loop limit) where a
+		 * partition of a corrupt table must not be served; and, as the kernel,
+		 * it lists an entry of type 0 that has a size, which is empty for fdisk
+		 * and ImDisk and takes no number.  libblkid adds the partitions of the
+		 * tables nested in MBR slices (BSD, Solaris, Minix, UnixWare), numbered
+		 * after the logical ones.  Our parser also tells a GPT whose primary and
+		 * backup headers are both bad (libblkid: no table) as corrupt. */
 		r = partition_table_read(read_window, &window, image_size, sector_size, table);
-		if (r < 0 || kind == PARTITION_TABLE_NONE ||
-		    blkid_partlist_numof_partitions(list) == 0) {
-			/* Ours says corrupt; or libblkid found nothing it serves (an MBR
-			 * with four empty entries, or a table only ours reads): ours. */
+		if (r < 0 || kind == PARTITION_TABLE_NONE || table->kind != PARTITION_TABLE_MBR) {
 			blkid_free_probe(probe);
 			return r;
 		}
-		memset(table, 0, sizeof(*table));
+		r = copy_partitions(list, image_size, 1, table);
+	} else {
+		table->kind = kind;
+		r = copy_partitions(list, image_size, 0, table);
 	}
-	table->kind = kind;
-	r = copy_partitions(list, image_size, table);
 	blkid_free_probe(probe);
 	if (r < 0) {
 		/* Leave no half-read table behind. */

@@ -293,6 +293,14 @@ static void test_extended_type_0x85_and_empty_ebr(void **state)
 	assert_partition(&table, 5, 61 * 512, 49 * 512, 0x83, 1);
 	assert_no_partition(&table, 1);
 	assert_no_partition(&table, 6);
+
+	/* Type 0 with a size left behind is empty too, in a primary slot and in an
+	 * EBR, and takes no number (libblkid, as the kernel, would list both). */
+	set_entry(img->data, 1, 0x00, 0x00, 200, 100);
+	set_entry(sector_at(img, 10), 0, 0x00, 0x00, 1, 20);
+	assert_int_equal(parse(img, &table), 0);
+	assert_int_equal(table.count, 1);
+	assert_partition(&table, 5, 61 * 512, 49 * 512, 0x83, 1);
 	image_free(img);
 }
 
