@@ -1,10 +1,12 @@
 /* Partition tables: this machine's kernel parses none, so a partition is served
  * as a loop offset + size window computed here.  An image with a descriptor is
- * read by util-linux's libblkid (partition_table_read_fd(): MBR with logical
- * partitions, GPT with its backup header, BSD, Sun, SGI, Mac and the other tables
- * libblkid knows); partition_table_read() is our own MBR/GPT parser, kept for what
- * libblkid cannot reach: a disk that exists only behind a read function (devio's
- * dynamic VHD and memory: disks, whose virtual bytes no descriptor holds). */
+ * read through util-linux's libblkid (partition_table_read_fd(): GPT with its
+ * backup header, BSD, Sun, SGI, Mac and the other tables libblkid knows, and the
+ * tables nested in MBR slices).  partition_table_read() is our own MBR/GPT parser,
+ * kept where libblkid cannot reach: a disk that exists only behind a read function
+ * (devio's dynamic VHD and memory: disks, whose virtual bytes no descriptor holds),
+ * and the judging of an MBR and its EBR chain, where libblkid serves what it can
+ * of a corrupt table and numbers empty entries (see partition-blkid.c). */
 #ifndef IMDISK_IMAGE_PARTITION_H
 #define IMDISK_IMAGE_PARTITION_H
 
@@ -71,15 +73,17 @@ struct partition_table {
 int partition_table_read(partition_read_fn read, void *context, uint64_t image_size,
 			 uint32_t sector_size, struct partition_table *table);
 
-/* The table of the `image_size` bytes at `offset` of fd, read by libblkid, with the
- * numbering and the results of partition_table_read() (same numbers; -EBADMSG for a
- * partition past the end of the image, a logical one outside its extended
- * partition, overlapping logical partitions or a looping EBR chain, a GPT whose
- * primary and backup headers are both bad; -E2BIG for a GPT with more than
- * PARTITION_MAX partitions).  Where it differs, it follows libblkid: a GPT with a
- * bad primary header but a good backup is read from the backup, and the tables
- * libblkid knows beyond MBR and GPT are read too (kind OTHER, or nested partitions
- * of an MBR). */
+/* The table of the `image_size` bytes at `offset` of fd, with the numbering and
+ * the results of partition_table_read().  libblkid finds the table; an MBR and its
+ * EBR chain are then judged and listed by partition_table_read() (same numbers,
+ * same -EBADMSG for a corrupt one), and libblkid adds the partitions of tables
+ * nested in its slices (a BSD disklabel's: `nested`, numbered after the logical
+ * partitions, as the kernel and partx number them).  Every other table is
+ * libblkid's: a GPT with a bad primary header or array but a good backup is read
+ * from the backup (-EBADMSG only when both are bad); the tables libblkid knows
+ * beyond MBR and GPT are kind OTHER.  A GPT entry libblkid skips as outside the
+ * usable area is no partition (our parser refuses the table).  Returns as
+ * partition_table_read() does, -EIO when fd cannot be probed. */
 int partition_table_read_fd(int fd, uint64_t offset, uint64_t image_size, uint32_t sector_size,
 			    struct partition_table *table);
 
