@@ -2,9 +2,11 @@
 # -v N on tables read by libblkid that our own parser never read: an SGI disk
 # label, a BSD disklabel nested in an MBR slice (numbered after the logical
 # partitions, 5 and 6 here, as partx and the kernel number them), and a GPT whose
-# primary header is destroyed (read from its backup).
+# primary header is destroyed (read from its backup), by imdisk -v N and by
+# devio's partition argument.
 # Data written through the partition lands at its place in the image.
 . "$(dirname "$0")/functions.sh"
+. "$(dirname "$0")/devio-helpers.sh"
 requires_root
 requires sfdisk fdisk partx
 start_daemon
@@ -69,6 +71,14 @@ LAYOUT
 dd if=/dev/zero of="$gpt" bs=512 seek=1 count=1 conv=notrunc status=none
 check_partition "$gpt" 2 10240 20480 "GPT (backup)"
 check_partition "$gpt" 1 2048 8192 "GPT (backup)"
+# devio reads the same table: partition 2, 10 MiB at sector 10240.
+start_devio_tcp "$gpt" 2
+served=$(probe $DEVIO_AT info read 0 4096 "$TEST_DIR/first" |
+	sed -n 's/^info size=\([0-9]*\).*/\1/p')
+stop_devio || fail "devio $gpt 2 exited with $?"
+expect_eq $((20480 * 512)) "$served" "size devio serves of GPT (backup) partition 2"
+cmp "$TEST_DIR/first" <(dd if="$gpt" bs=512 skip=10240 count=8 status=none) ||
+	fail "devio does not serve GPT (backup) partition 2"
 # ... and with the backup zeroed too, the table is corrupt.
 dd if=/dev/zero of="$gpt" bs=512 seek=$((32 * 2048 - 1)) count=1 conv=notrunc status=none
 expect_error "partition|table|corrupt" 12 imdisk -a -f "$gpt" -v 1
