@@ -525,6 +525,42 @@ static void test_bad_arguments_and_read_errors(void **state)
 	image_free(img);
 }
 
+/* libblkid reads the image where it lies in the descriptor (imdisk -b, devio's
+ * offset): the table at `offset`, nothing before it or past its size. */
+static void test_fd_window(void **state)
+{
+	struct image *img = image_with_logicals();
+	struct partition_table table, at_zero;
+	const uint64_t offset = 64 * 1024;
+	uint8_t junk[512];
+	int fd = memfd_create("test-partition-window", MFD_CLOEXEC);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(parse(img, &at_zero), 0);
+	/* Another table before the window, and one sector of it after. */
+	memset(junk, 0, sizeof(junk));
+	set_entry(junk, 0, 0x00, 0x83, 1, 10);
+	assert_int_equal(pwrite(fd, junk, sizeof(junk), 0), (ssize_t)sizeof(junk));
+	assert_int_equal(pwrite(fd, img->data, img->size, offset), (ssize_t)img->size);
+	assert_int_equal(pwrite(fd, junk, sizeof(junk), offset + img->size), (ssize_t)sizeof(junk));
+	assert_int_equal(partition_table_read_fd(fd, offset, img->size, 512, &table), 0);
+	assert_int_equal(table.kind, PARTITION_TABLE_MBR);
+	assert_int_equal(table.count, at_zero.count);
+	assert_memory_equal(table.entries, at_zero.entries, table.count * sizeof(table.entries[0]));
+	/* A window that ends at sector 800 cuts the extended partition and partition 3
+	 * (sectors 1000..1099) off: corrupt. */
+	assert_int_equal(partition_table_read_fd(fd, offset, 800 * 512, 512, &table), -EBADMSG);
+	assert_int_equal(table.count, 0);
+	assert_int_equal(table.kind, PARTITION_TABLE_NONE);
+	/* Bad sector sizes, as partition_table_read(). */
+	assert_int_equal(partition_table_read_fd(fd, offset, img->size, 0, &table), -EINVAL);
+	assert_int_equal(partition_table_read_fd(fd, offset, img->size, 513, &table), -EINVAL);
+	assert_int_equal(partition_table_read_fd(fd, offset, img->size, 8192, &table), -EINVAL);
+	close(fd);
+	image_free(img);
+}
+
 /* --- GPT --- */
 
 struct gpt_slot {
@@ -842,6 +878,7 @@ int main(void)
 		cmocka_unit_test(test_bad_boot_flag),
 		cmocka_unit_test(test_no_table),
 		cmocka_unit_test(test_bad_arguments_and_read_errors),
+		cmocka_unit_test(test_fd_window),
 		cmocka_unit_test(test_gpt),
 		cmocka_unit_test(test_gpt_4k_sectors),
 		cmocka_unit_test(test_gpt_bad_crc),
