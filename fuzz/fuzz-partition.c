@@ -1,14 +1,21 @@
-/* libFuzzer harness: the input is a whole disk image.  The partition parser must
- * accept or refuse any image without reading outside it, and every partition it
- * accepts must lie inside the image and be numbered as Linux numbers it: MBR
- * primaries 1-4 by slot and logicals 5, 6, ... with no gap, GPT entries by slot;
- * the table lists them by increasing number and partition_find() finds exactly
- * those numbers.
+/* libFuzzer harness: the input is a whole disk image, read by both partition
+ * readers: our parser (partition_table_read(), through a read function) and
+ * libblkid's (partition_table_read_fd(), through a memfd holding the image).
+ * Each must accept or refuse any image, our parser without reading outside it,
+ * and every partition either accepts must lie inside the image and be numbered as
+ * Linux numbers it: MBR primaries 1-4 by slot and logicals 5, 6, ... with no gap,
+ * GPT entries by slot; the table lists them by increasing number and
+ * partition_find() finds exactly those numbers.  Where libblkid serves an MBR, our
+ * parser has judged it sound and must list the very same partitions (libblkid adds
+ * only nested ones, a BSD label's say).  libblkid itself is not instrumented: what
+ * is fuzzed is our use of it and our checks of what it returns.
  *
  * A mutated GPT almost never keeps its two CRCs right, which would leave the
  * entry parsing unexplored; so each input is parsed twice: as it is, and as a
  * copy whose GPT CRCs (if it has a GPT header at LBA 1) are made right first. */
 #include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,14 +79,14 @@ static const struct partition *entry_numbered(const struct partition_table *tabl
 	return NULL;
 }
 
-static void parse_and_check(const uint8_t *data, size_t size)
+/* The invariants of a table either reader returned (r its result). */
+static void check_table(const struct partition_table *result, int r, size_t size)
 {
-	static struct partition_table table;
-	struct image img = {data, size};
+	const struct partition_table table = *result;
 	struct partition part;
 	uint32_t logicals = 0;
 
-	if (partition_table_read(image_read, &img, size, 512, &table) != 0) {
+	if (r != 0) {
 		if (table.count != 0 || table.kind != PARTITION_TABLE_NONE)
 			abort();
 		return;
@@ -93,7 +100,10 @@ static void parse_and_check(const uint8_t *data, size_t size)
 		    p->size > size - p->offset)
 			abort();
 		if (table.kind == PARTITION_TABLE_GPT) {
-			if (p->type != 0 || p->logical)
+			if (p->type != 0 || p->logical || p->nested)
+				abort();
+		} else if (table.kind == PARTITION_TABLE_OTHER || p->nested) {
+			if (p->logical)
 				abort();
 		} else if (p->type == 0 || mbr_type_is_extended(p->type)) {
 			abort(); /* an empty or extended entry is never a partition */
@@ -111,6 +121,57 @@ static void parse_and_check(const uint8_t *data, size_t size)
 			       part.logical != want->logical))
 			abort();
 	}
+}
+
+/* The image in a memfd, reused from one input to the next; -1 when none can be
+ * made. */
+static int image_fd(const uint8_t *data, size_t size)
+{
+	static int fd = -1;
+
+	if (fd < 0)
+		fd = memfd_create("fuzz-partition", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, 0) < 0)
+		return -1;
+	if (size && pwrite(fd, data, size, 0) != (ssize_t)size)
+		return -1;
+	return fd;
+}
+
+static int same_partition(const struct partition *a, const struct partition *b)
+{
+	return a->number == b->number && a->offset == b->offset && a->size == b->size &&
+	       a->type == b->type && a->logical == b->logical;
+}
+
+static void parse_and_check(const uint8_t *data, size_t size)
+{
+	static struct partition_table ours, by_blkid;
+	struct image img = {data, size};
+	int r_ours, r_blkid, fd;
+	uint32_t j = 0;
+
+	r_ours = partition_table_read(image_read, &img, size, 512, &ours);
+	check_table(&ours, r_ours, size);
+
+	fd = image_fd(data, size);
+	if (fd < 0)
+		return;
+	r_blkid = partition_table_read_fd(fd, 0, size, 512, &by_blkid);
+	check_table(&by_blkid, r_blkid, size);
+	if (r_blkid != 0 || by_blkid.kind != PARTITION_TABLE_MBR)
+		return;
+	/* An MBR libblkid serves is one our parser passed, partition for partition. */
+	if (r_ours != 0 || ours.kind != PARTITION_TABLE_MBR)
+		abort();
+	for (uint32_t i = 0; i < by_blkid.count; i++) {
+		if (by_blkid.entries[i].nested)
+			continue;
+		if (j >= ours.count || !same_partition(&by_blkid.entries[i], &ours.entries[j++]))
+			abort();
+	}
+	if (j != ours.count)
+		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -142,32 +142,13 @@ int image_extend(int fd, const char *path, uint64_t end, bool sparse, enum cli_s
 	return 0;
 }
 
-/* partition_table_read() reads through this: the image, from `base` on. */
-struct table_reader {
-	int fd;
-	uint64_t base;
-};
-
-static int read_table_bytes(void *context, void *buf, size_t len, uint64_t offset)
-{
-	const struct table_reader *reader = context;
-	int err;
-
-	if (offset > INT64_MAX - reader->base)
-		return -EIO;
-	err = pread_full(reader->fd, buf, len, (off_t)(reader->base + offset));
-	return err == -EPIPE ? -EIO : err;
-}
-
 static int read_table(const struct image *img, uint64_t base, uint32_t sector_size,
 		      struct partition_table *table)
 {
-	struct table_reader reader = {.fd = img->fd, .base = base};
-
 	if (base >= img->size)
 		return -ENXIO;
-	return partition_table_read(read_table_bytes, &reader, img->size - base, sector_size,
-				    table);
+	/* An image always has a descriptor: libblkid reads its table. */
+	return partition_table_read_fd(img->fd, base, img->size - base, sector_size, table);
 }
 
 static bool name_ends_with(const char *name, const char *suffix)

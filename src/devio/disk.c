@@ -29,6 +29,27 @@ static int read_for_table(void *context, void *buf, size_t len, uint64_t offset)
 	return vdisk_read(source->disk, buf, len, source->base + offset);
 }
 
+/* The table of the disk from `base` on: through libblkid when the disk is a file's
+ * bytes (a raw image, a device, a fixed VHD), which has a descriptor; our parser
+ * through vdisk_read() otherwise (a dynamic VHD's or a memory: disk's bytes exist
+ * in no descriptor libblkid could read). */
+static int read_table(const struct devio_disk_spec *spec, struct vdisk *disk,
+		      struct partition_table *table)
+{
+	struct table_source source = {.disk = disk, .base = spec->offset};
+	int fd, r;
+
+	if (!strcmp(disk->ops->name, "file")) {
+		fd = open(spec->path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		r = partition_table_read_fd(fd, spec->offset, disk->size - spec->offset, 512, table);
+		close(fd);
+		return r;
+	}
+	return partition_table_read(read_for_table, &source, disk->size - spec->offset, 512, table);
+}
+
 static int open_memory(const char *text, struct vdisk **out)
 {
 	struct size_request request;
@@ -116,7 +137,6 @@ static int open_image(const struct devio_disk_spec *spec, struct vdisk **out)
 static int find_window(const struct devio_disk_spec *spec, struct vdisk *disk, uint64_t *offset,
 		       uint64_t *size)
 {
-	struct table_source source = {.disk = disk, .base = spec->offset};
 	struct partition_table *table;
 	struct partition partition;
 	uint32_t number;
@@ -150,7 +170,7 @@ static int find_window(const struct devio_disk_spec *spec, struct vdisk *disk, u
 	table = malloc(sizeof(*table));
 	if (!table)
 		return -ENOMEM;
-	r = partition_table_read(read_for_table, &source, disk->size - spec->offset, 512, table);
+	r = read_table(spec, disk, table);
 	if (r == 0)
 		r = table->kind == PARTITION_TABLE_NONE	     ? -ENOMEDIUM
 		    : spec->window == DEVIO_WINDOW_AUTO ? partition_first(table, &partition)

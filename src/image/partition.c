@@ -1,5 +1,10 @@
-/* MBR and GPT partition tables: see partition.h.  Every field read from the image
- * is checked before it is used as a size, an offset or a count. */
+/* Our own MBR and GPT parser: see partition.h.  It stays beside libblkid
+ * (partition-blkid.c) for two things libblkid cannot do: read a disk that exists
+ * only behind a read function (no descriptor to give libblkid), and refuse a
+ * corrupt MBR or EBR chain and number MBR entries as ImDisk and fdisk do, where
+ * libblkid serves what it can and lists empty entries that have a size.  Every
+ * field read from the image is checked before it is used as a size, an offset or
+ * a count. */
 #include "image/partition.h"
 
 #include <errno.h>

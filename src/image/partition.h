@@ -1,6 +1,12 @@
-/* MBR (with extended/logical partitions) and GPT partition tables, parsed from
- * bytes the caller reads: this machine's kernel parses no partition tables, so a
- * partition is served as a loop offset + size window computed here. */
+/* Partition tables: this machine's kernel parses none, so a partition is served
+ * as a loop offset + size window computed here.  An image with a descriptor is
+ * read through util-linux's libblkid (partition_table_read_fd(): GPT with its
+ * backup header, BSD, Sun, SGI, Mac and the other tables libblkid knows, and the
+ * tables nested in MBR slices).  partition_table_read() is our own MBR/GPT parser,
+ * kept where libblkid cannot reach: a disk that exists only behind a read function
+ * (devio's dynamic VHD and memory: disks, whose virtual bytes no descriptor holds),
+ * and the judging of an MBR and its EBR chain, where libblkid serves what it can
+ * of a corrupt table and numbers empty entries (see partition-blkid.c). */
 #ifndef IMDISK_IMAGE_PARTITION_H
 #define IMDISK_IMAGE_PARTITION_H
 
@@ -18,6 +24,8 @@ struct partition {
 	uint64_t size;    /* bytes */
 	uint32_t type;    /* MBR type byte, or 0 for GPT */
 	int logical;      /* 1 for a logical partition inside an extended one */
+	int nested;       /* 1 for a partition of a table inside a partition (a BSD
+			   * disklabel in an MBR slice): numbered after the logicals */
 };
 
 /* Reads `len` bytes at `offset` of the image into buf; returns 0 or negative errno.
@@ -26,7 +34,13 @@ struct partition {
 typedef int (*partition_read_fn)(void *context, void *buf, size_t len, uint64_t offset);
 
 struct partition_table {
-	enum { PARTITION_TABLE_NONE, PARTITION_TABLE_MBR, PARTITION_TABLE_GPT } kind;
+	/* OTHER: a table only libblkid reads (BSD, Sun, SGI, Mac, Atari, ...). */
+	enum {
+		PARTITION_TABLE_NONE,
+		PARTITION_TABLE_MBR,
+		PARTITION_TABLE_GPT,
+		PARTITION_TABLE_OTHER
+	} kind;
 	uint32_t count;
 	struct partition entries[PARTITION_MAX]; /* by increasing number */
 };
@@ -58,6 +72,20 @@ struct partition_table {
  * what `read` returned. */
 int partition_table_read(partition_read_fn read, void *context, uint64_t image_size,
 			 uint32_t sector_size, struct partition_table *table);
+
+/* The table of the `image_size` bytes at `offset` of fd, with the numbering and
+ * the results of partition_table_read().  libblkid finds the table; an MBR and its
+ * EBR chain are then judged and listed by partition_table_read() (same numbers,
+ * same -EBADMSG for a corrupt one), and libblkid adds the partitions of tables
+ * nested in its slices (a BSD disklabel's: `nested`, numbered after the logical
+ * partitions, as the kernel and partx number them).  Every other table is
+ * libblkid's: a GPT with a bad primary header or array but a good backup is read
+ * from the backup (-EBADMSG only when both are bad); the tables libblkid knows
+ * beyond MBR and GPT are kind OTHER.  A GPT entry libblkid skips as outside the
+ * usable area is no partition (our parser refuses the table).  Returns as
+ * partition_table_read() does, -EIO when fd cannot be probed. */
+int partition_table_read_fd(int fd, uint64_t offset, uint64_t image_size, uint32_t sector_size,
+			    struct partition_table *table);
 
 /* Find partition `number` (1-based); -ENOENT when it does not exist. */
 int partition_find(const struct partition_table *table, uint32_t number, struct partition *out);

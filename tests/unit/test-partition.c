@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -76,9 +78,46 @@ static void set_entry(uint8_t *sector, unsigned index, uint8_t boot_flag, uint8_
 	sector[511] = 0xAA;
 }
 
-static int parse(struct image *img, struct partition_table *table)
+/* The image in a memfd, for libblkid, which reads only through a descriptor. */
+static int image_memfd(const struct image *img)
+{
+	int fd = memfd_create("test-partition", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, img->data, img->size), (ssize_t)img->size);
+	return fd;
+}
+
+static int parse_fd(struct image *img, struct partition_table *table)
+{
+	int fd = image_memfd(img);
+	int r = partition_table_read_fd(fd, 0, img->size, img->sector_size, table);
+
+	close(fd);
+	return r;
+}
+
+static int parse_ours(struct image *img, struct partition_table *table)
 {
 	return partition_table_read(image_read, img, img->size, img->sector_size, table);
+}
+
+/* Both readers, our parser and libblkid's, must give the same answer. */
+static int parse(struct image *img, struct partition_table *table)
+{
+	static struct partition_table by_blkid;
+	int r = partition_table_read(image_read, img, img->size, img->sector_size, table);
+	int r_blkid;
+
+	if (img->fail_reads)
+		return r;
+	r_blkid = parse_fd(img, &by_blkid);
+	if (r_blkid != r || by_blkid.kind != table->kind || by_blkid.count != table->count ||
+	    memcmp(by_blkid.entries, table->entries, table->count * sizeof(table->entries[0])))
+		fail_msg("the readers disagree: ours %d (kind %d, %u partitions), libblkid's %d "
+			 "(kind %d, %u partitions)", r, table->kind, table->count, r_blkid,
+			 by_blkid.kind, by_blkid.count);
+	return r;
 }
 
 static void assert_partition(const struct partition_table *table, uint32_t number,
@@ -254,6 +293,14 @@ static void test_extended_type_0x85_and_empty_ebr(void **state)
 	assert_partition(&table, 5, 61 * 512, 49 * 512, 0x83, 1);
 	assert_no_partition(&table, 1);
 	assert_no_partition(&table, 6);
+
+	/* Type 0 with a size left behind is empty too, in a primary slot and in an
+	 * EBR, and takes no number (libblkid, as the kernel, would list both). */
+	set_entry(img->data, 1, 0x00, 0x00, 200, 100);
+	set_entry(sector_at(img, 10), 0, 0x00, 0x00, 1, 20);
+	assert_int_equal(parse(img, &table), 0);
+	assert_int_equal(table.count, 1);
+	assert_partition(&table, 5, 61 * 512, 49 * 512, 0x83, 1);
 	image_free(img);
 }
 
@@ -478,6 +525,42 @@ static void test_bad_arguments_and_read_errors(void **state)
 	image_free(img);
 }
 
+/* libblkid reads the image where it lies in the descriptor (imdisk -b, devio's
+ * offset): the table at `offset`, nothing before it or past its size. */
+static void test_fd_window(void **state)
+{
+	struct image *img = image_with_logicals();
+	struct partition_table table, at_zero;
+	const uint64_t offset = 64 * 1024;
+	uint8_t junk[512];
+	int fd = memfd_create("test-partition-window", MFD_CLOEXEC);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(parse(img, &at_zero), 0);
+	/* Another table before the window, and one sector of it after. */
+	memset(junk, 0, sizeof(junk));
+	set_entry(junk, 0, 0x00, 0x83, 1, 10);
+	assert_int_equal(pwrite(fd, junk, sizeof(junk), 0), (ssize_t)sizeof(junk));
+	assert_int_equal(pwrite(fd, img->data, img->size, offset), (ssize_t)img->size);
+	assert_int_equal(pwrite(fd, junk, sizeof(junk), offset + img->size), (ssize_t)sizeof(junk));
+	assert_int_equal(partition_table_read_fd(fd, offset, img->size, 512, &table), 0);
+	assert_int_equal(table.kind, PARTITION_TABLE_MBR);
+	assert_int_equal(table.count, at_zero.count);
+	assert_memory_equal(table.entries, at_zero.entries, table.count * sizeof(table.entries[0]));
+	/* A window that ends at sector 800 cuts the extended partition and partition 3
+	 * (sectors 1000..1099) off: corrupt. */
+	assert_int_equal(partition_table_read_fd(fd, offset, 800 * 512, 512, &table), -EBADMSG);
+	assert_int_equal(table.count, 0);
+	assert_int_equal(table.kind, PARTITION_TABLE_NONE);
+	/* Bad sector sizes, as partition_table_read(). */
+	assert_int_equal(partition_table_read_fd(fd, offset, img->size, 0, &table), -EINVAL);
+	assert_int_equal(partition_table_read_fd(fd, offset, img->size, 513, &table), -EINVAL);
+	assert_int_equal(partition_table_read_fd(fd, offset, img->size, 8192, &table), -EINVAL);
+	close(fd);
+	image_free(img);
+}
+
 /* --- GPT --- */
 
 struct gpt_slot {
@@ -663,13 +746,76 @@ static void test_gpt_bad_entries(void **state)
 	image_free(img);
 
 	img = image_with_gpt(512, IMAGE_SECTORS, before_usable, 1);
-	assert_int_equal(parse(img, &table), -EBADMSG);
+	/* An entry over the header and its array: ours refuses the table; libblkid,
+	 * whose two CRCs vouch for the rest, skips the entry, and a GPT with no
+	 * usable entry serves no partition either way. */
+	assert_int_equal(parse_ours(img, &table), -EBADMSG);
+	assert_int_equal(parse_fd(img, &table), 0);
+	assert_int_equal(table.kind, PARTITION_TABLE_GPT);
+	assert_int_equal(table.count, 0);
 	image_free(img);
 
 	img = image_with_gpt(512, IMAGE_SECTORS, huge, 1);
 	put_le64(sector_at(img, 1) + 48, UINT64_MAX);
 	gpt_seal_header(sector_at(img, 1));
 	assert_int_equal(parse(img, &table), -EBADMSG);
+	image_free(img);
+}
+
+/* Write the backup header at the last LBA and its copy of the entry array just
+ * before it, as a partitioning tool does. */
+static void gpt_add_backup(struct image *img)
+{
+	uint64_t sectors = img->size / img->sector_size;
+	uint8_t *primary = sector_at(img, 1);
+	uint8_t *backup = sector_at(img, sectors - 1);
+	uint64_t array_sectors = 128 * 128 / img->sector_size;
+	uint64_t array_lba = sectors - 1 - array_sectors;
+
+	memcpy(sector_at(img, array_lba), sector_at(img, 2), 128 * 128);
+	memcpy(backup, primary, img->sector_size);
+	put_le64(backup + 24, sectors - 1);
+	put_le64(backup + 32, 1);
+	put_le64(backup + 72, array_lba);
+	gpt_seal_header(backup);
+}
+
+/* libblkid reads a GPT whose primary header or array is damaged from its backup;
+ * our parser, which reads only the primary, calls it corrupt. */
+static void test_gpt_backup(void **state)
+{
+	struct image *img = image_with_gpt(512, IMAGE_SECTORS, two_slots, 2);
+	struct partition_table table;
+
+	(void)state;
+	gpt_add_backup(img);
+	assert_int_equal(parse(img, &table), 0);
+	assert_int_equal(table.count, 2);
+
+	/* The primary header wiped out. */
+	memset(sector_at(img, 1), 0, 512);
+	assert_int_equal(parse_ours(img, &table), -EBADMSG);
+	assert_int_equal(parse_fd(img, &table), 0);
+	assert_int_equal(table.kind, PARTITION_TABLE_GPT);
+	assert_int_equal(table.count, 2);
+	assert_partition(&table, 1, 40 * 512, 100 * 512, 0, 0);
+	assert_partition(&table, 3, 200 * 512, 200 * 512, 0, 0);
+	assert_no_partition(&table, 2);
+	image_free(img);
+
+	/* The primary array damaged behind its CRC. */
+	img = image_with_gpt(512, IMAGE_SECTORS, two_slots, 2);
+	gpt_add_backup(img);
+	sector_at(img, 2)[32] ^= 1;
+	assert_int_equal(parse_ours(img, &table), -EBADMSG);
+	assert_int_equal(parse_fd(img, &table), 0);
+	assert_int_equal(table.count, 2);
+	assert_partition(&table, 1, 40 * 512, 100 * 512, 0, 0);
+
+	/* Both damaged: corrupt, whichever reader. */
+	memset(sector_at(img, IMAGE_SECTORS - 1), 0, 512);
+	assert_int_equal(parse(img, &table), -EBADMSG);
+	assert_int_equal(table.count, 0);
 	image_free(img);
 }
 
@@ -732,11 +878,13 @@ int main(void)
 		cmocka_unit_test(test_bad_boot_flag),
 		cmocka_unit_test(test_no_table),
 		cmocka_unit_test(test_bad_arguments_and_read_errors),
+		cmocka_unit_test(test_fd_window),
 		cmocka_unit_test(test_gpt),
 		cmocka_unit_test(test_gpt_4k_sectors),
 		cmocka_unit_test(test_gpt_bad_crc),
 		cmocka_unit_test(test_gpt_bad_headers),
 		cmocka_unit_test(test_gpt_bad_entries),
+		cmocka_unit_test(test_gpt_backup),
 		cmocka_unit_test(test_gpt_too_many),
 	};
 
