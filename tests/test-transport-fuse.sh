@@ -29,7 +29,9 @@ on_cleanup fs_umount
 # serve_start FOLDER SIZE [options]: start fuse-serve, set SERVE_PID and FILE.
 serve_start() {
 	local folder=$1 size=$2; shift 2
-	"$SERVE" "$@" "$folder" "$size" >"$TEST_DIR/serve.out" 2>"$TEST_DIR/serve.err" &
+	# Emptied first: the wait below must see this server's path, not the last one's.
+	: >"$TEST_DIR/serve.out"
+	"$SERVE" "$@" "$folder" "$size" >>"$TEST_DIR/serve.out" 2>"$TEST_DIR/serve.err" &
 	SERVE_PID=$!
 	for _ in $(seq 100); do
 		[ -s "$TEST_DIR/serve.out" ] && break
