@@ -93,4 +93,28 @@ int backend_proxy_open(const struct backend_proxy_options *options, struct vdisk
  * a reconnect); false for a disk that is not a proxy disk. */
 bool backend_proxy_connected(struct vdisk *disk);
 
+/* NBD client (backend/nbd.c): a disk served by an NBD server over a stream the
+ * caller connected (TCP or a unix socket), through libnbd's asynchronous API:
+ * many requests in flight on one connection.  Trim, write zeroes and flush are
+ * the server's TRIM, WRITE_ZEROES and FLUSH where it offers them (VDISK_CAN_*);
+ * read-only when asked or when the server says so.  A request the server does
+ * not answer within timeout_ms, or any request once the server went away, fails
+ * with -EIO, and the disk shows as disconnected (no reconnection yet). */
+struct backend_nbd_options {
+	int fd;                  /* the connected stream */
+	const char *export_name; /* NULL or "": the server's default export */
+	unsigned int timeout_ms; /* 0: 30000 */
+	bool read_only;
+};
+
+/* On success the disk owns options->fd; on failure the caller still does.
+ * -ETIMEDOUT for a handshake not done in time, -ENOENT for an export the
+ * server does not have, -ECONNREFUSED for another refused handshake, -EINVAL
+ * for an export of size 0. */
+int backend_nbd_open(const struct backend_nbd_options *options, struct vdisk **out);
+/* False once the server went away or fell silent; false for a disk that is no
+ * NBD disk. */
+bool backend_nbd_connected(struct vdisk *disk);
+bool backend_is_nbd(struct vdisk *disk);
+
 #endif
