@@ -115,6 +115,5 @@ int backend_nbd_open(const struct backend_nbd_options *options, struct vdisk **o
 /* False once the server went away or fell silent; false for a disk that is no
  * NBD disk. */
 bool backend_nbd_connected(struct vdisk *disk);
-bool backend_is_nbd(struct vdisk *disk);
 
 #endif

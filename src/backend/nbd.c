@@ -165,7 +165,13 @@ static struct nbd_req *req_new(struct nbd_disk *nbd, size_t len)
 	req->refs = 2;
 	req->len = len;
 	req->deadline = deadline_after_ms((unsigned)nbd->timeout_ms);
-	pthread_cond_init(&req->cond, NULL);
+	/* Deadlines are CLOCK_MONOTONIC (common/deadline.h). */
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&req->cond, &attr);
+	pthread_condattr_destroy(&attr);
 	pthread_mutex_lock(&nbd->lock);
 	req->next = nbd->in_flight;
 	if (req->next)
@@ -564,9 +570,4 @@ bool backend_nbd_connected(struct vdisk *disk)
 	if (!disk || disk->ops != &nbd_ops)
 		return false;
 	return __atomic_load_n(&to_nbd(disk)->connected, __ATOMIC_ACQUIRE);
-}
-
-bool backend_is_nbd(struct vdisk *disk)
-{
-	return disk && disk->ops == &nbd_ops;
 }
