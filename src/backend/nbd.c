@@ -71,6 +71,10 @@ struct nbd_disk {
 	struct vdisk disk;
 	struct nbd_handle *handle;
 	int sock;      /* the stream libnbd drives (libnbd's: closed by nbd_close) */
+	/* The caller's descriptor of the same socket, kept: polled and shut down
+	 * through it, since libnbd closes its own when the connection dies and
+	 * the number may then be another file's. */
+	int own_fd;
 	int wake_fd;   /* eventfd: a command was submitted, or closing */
 	pthread_t driver;
 	bool driver_started;
@@ -325,24 +329,35 @@ static int nbd_disk_read_async(struct vdisk *disk, size_t len, uint64_t offset, 
 	req->opaque = opaque;
 	r = req_submit(nbd, req, REQ_READ, offset, len);
 	pthread_mutex_lock(&nbd->lock);
+	bool answer = false;
+
 	if (r == 0) {
 		req->issued = true;
+		/* Freed by libnbd, unanswered, before it was known to be issued. */
+		if (req->libnbd_done && !req->answered)
+			req->answered = answer = true;
 	} else {
 		req->answered = true; /* not started: the caller reads, done is never called */
 	}
 	req_unref_locked(req);
 	pthread_mutex_unlock(&nbd->lock);
+	if (answer)
+		done(opaque, -EIO, NULL, 0);
 	return r;
 }
 
+/* The server is gone or silent: shutting the socket down makes libnbd fail
+ * every command in flight (its end-of-file), and the server sees us go. */
 static void mark_disconnected(struct nbd_disk *nbd, const char *why)
 {
-	if (__atomic_exchange_n(&nbd->connected, false, __ATOMIC_ACQ_REL))
-		trace(TRACE_PROXY, "nbd: disconnected: %s", why);
+	if (!__atomic_exchange_n(&nbd->connected, false, __ATOMIC_ACQ_REL))
+		return;
+	trace(TRACE_PROXY, "nbd: disconnected: %s", why);
+	if (shutdown(nbd->own_fd, SHUT_RDWR) < 0)
+		trace_dropped(TRACE_PROXY, "nbd: shutting the connection down", -errno);
 }
 
-/* A request past its deadline: the server is silent.  Shutting the socket down
- * makes libnbd fail every command in flight (its end-of-file). */
+/* A request past its deadline: the server is silent. */
 static void check_deadlines(struct nbd_disk *nbd)
 {
 	struct timespec now;
@@ -355,11 +370,8 @@ static void check_deadlines(struct nbd_disk *nbd)
 					      (now.tv_sec == req->deadline.tv_sec &&
 					       now.tv_nsec >= req->deadline.tv_nsec));
 	pthread_mutex_unlock(&nbd->lock);
-	if (expired) {
+	if (expired)
 		mark_disconnected(nbd, "a request was not answered in time");
-		if (shutdown(nbd->sock, SHUT_RDWR) < 0)
-			trace_dropped(TRACE_PROXY, "nbd: shutting the silent connection down", -errno);
-	}
 }
 
 static void *driver_main(void *arg)
@@ -379,7 +391,7 @@ static void *driver_main(void *arg)
 			break;
 		if (!nbd_aio_is_dead(nbd->handle) && !nbd_aio_is_closed(nbd->handle)) {
 			dir = nbd_aio_get_direction(nbd->handle);
-			fds[1].fd = nbd->sock;
+			fds[1].fd = nbd->own_fd;
 			fds[1].events = (short)(((dir & LIBNBD_AIO_DIRECTION_READ) ? POLLIN : 0) |
 						((dir & LIBNBD_AIO_DIRECTION_WRITE) ? POLLOUT : 0));
 			count = 2;
@@ -469,6 +481,8 @@ static void nbd_disk_free(struct nbd_disk *nbd)
 		nbd_close(nbd->handle);
 	if (nbd->wake_fd >= 0)
 		close(nbd->wake_fd);
+	if (nbd->own_fd >= 0)
+		close(nbd->own_fd);
 	pthread_mutex_destroy(&nbd->lock);
 	free(nbd);
 }
@@ -516,6 +530,7 @@ int backend_nbd_open(const struct backend_nbd_options *options, struct vdisk **o
 	if (!nbd)
 		return -ENOMEM;
 	pthread_mutex_init(&nbd->lock, NULL);
+	nbd->own_fd = -1;
 	nbd->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	nbd->timeout_ms = (int)(options->timeout_ms ? options->timeout_ms : NBD_DEFAULT_TIMEOUT_MS);
 	if (nbd->timeout_ms <= 0)
@@ -558,9 +573,9 @@ int backend_nbd_open(const struct backend_nbd_options *options, struct vdisk **o
 		return -r;
 	}
 	nbd->driver_started = true;
+	nbd->own_fd = options->fd; /* the disk's now */
 	trace(TRACE_PROXY, "nbd: export '%s', %" PRId64 " bytes, flags %#x, transfer %" PRIu32,
 	      options->export_name ? options->export_name : "", size, nbd->disk.flags, nbd->max_transfer);
-	close(options->fd); /* the disk's now (libnbd drives the duplicate) */
 	*out = &nbd->disk;
 	return 0;
 }
