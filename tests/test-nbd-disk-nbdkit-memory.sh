@@ -2,6 +2,7 @@
 # An NBD disk on `nbdkit memory` over a unix socket (-f nbd+unix:///?socket=S, the
 # URI alone): data written to the block device reads back and is on the server;
 # discard and write-zeroes reach the server (it reads back zeroes); fsync works;
+# the server offers multi-conn, so requests go over several connections;
 # -l and --json describe it (NBD, URI, export, connected); removed cleanly.
 source "$(dirname "$0")/functions.sh"
 source "$(dirname "$0")/nbd-helpers.sh"
@@ -10,7 +11,8 @@ requires blkdiscard python3
 start_daemon
 
 sock=$TEST_DIR/nbd.sock
-start_nbdkit_unix "$sock" memory 64M
+conn_log=$TEST_DIR/connections.log
+start_nbdkit_unix "$sock" --filter=log memory 64M logfile="$conn_log"
 uri="nbd+unix:///?socket=$sock"
 
 unit=$(attach -f "$uri")
@@ -22,6 +24,8 @@ expect_eq unix "$(disk_field "$unit" proxy.kind)" "proxy.kind"
 expect_eq "$uri" "$(disk_field "$unit" proxy.address)" "proxy.address"
 expect_eq "" "$(disk_field "$unit" proxy.export)" "proxy.export"
 expect_eq true "$(disk_field "$unit" proxy.connected)" "proxy.connected"
+# nbdkit memory offers multi-conn: the disk opens 4 connections.
+expect_eq 4 "$(grep -c ' Connect export=""' "$conn_log")" "connections opened"
 imdisk -l -u "$unit" | grep -q "NBD (unix, connected)" || fail "-l does not say NBD, connected: $(imdisk -l -u "$unit")"
 
 # Data: 8 MiB at 4 MiB, read back through the device and straight from the server.
@@ -38,6 +42,9 @@ for i in 0 1 2 3 4 5 6 7; do
 	writers+=($!)
 done
 for pid in "${writers[@]}"; do wait "$pid" || fail "a parallel write failed"; done
+used=$(sed -n 's/.*connection=\([0-9]*\) Write .*/\1/p' "$conn_log" | sort -u | wc -l)
+note "parallel writes went over $used connections"
+[ "$used" -ge 2 ] || fail "writes went over $used connection(s), not spread over several"
 cmp <(dd if="$dev" bs=64k skip=800 count=128 iflag=direct status=none) "$TEST_DIR/data" ||
 	fail "data written in parallel differs"
 

@@ -95,7 +95,8 @@ bool backend_proxy_connected(struct vdisk *disk);
 
 /* NBD client (backend/nbd.c): a disk served by an NBD server over a stream the
  * caller connected (TCP or a unix socket), through libnbd's asynchronous API:
- * many requests in flight on one connection.  Trim, write zeroes and flush are
+ * many requests in flight, on several connections when the server offers
+ * multi-conn and a connect callback is given.  Trim, write zeroes and flush are
  * the server's TRIM, WRITE_ZEROES and FLUSH where it offers them (VDISK_CAN_*);
  * read-only when asked or when the server says so.  A request the server does
  * not answer within timeout_ms, or any request once the server went away, fails
@@ -103,11 +104,19 @@ bool backend_proxy_connected(struct vdisk *disk);
 struct backend_nbd_options {
 	int fd;                  /* the connected stream */
 	const char *export_name; /* NULL or "": the server's default export */
+	/* Where more connections come from, for a server that offers multi-conn
+	 * (NULL: one connection); called only inside backend_nbd_open, with
+	 * identity's rights (NULL: the process's own), as for a proxy disk. */
+	backend_proxy_connect_fn connect;
+	void *connect_opaque;
+	const struct caller_identity *identity;
+	unsigned int max_connections; /* 0: 4 (with connect and multi-conn) */
 	unsigned int timeout_ms; /* 0: 30000 */
 	bool read_only;
 };
 
-/* On success the disk owns options->fd; on failure the caller still does.
+/* On success the disk owns options->fd (closes it: only duplicates are kept);
+ * on failure the caller still does.
  * -ETIMEDOUT for a handshake not done in time, -ENOENT for an export the
  * server does not have, -ECONNREFUSED for another refused handshake, -EINVAL
  * for an export of size 0. */
@@ -115,5 +124,7 @@ int backend_nbd_open(const struct backend_nbd_options *options, struct vdisk **o
 /* False once the server went away or fell silent; false for a disk that is no
  * NBD disk. */
 bool backend_nbd_connected(struct vdisk *disk);
+/* How many connections the disk opened (0 for a disk that is no NBD disk). */
+unsigned int backend_nbd_connections(struct vdisk *disk);
 
 #endif

@@ -1,17 +1,21 @@
 /* NBD client: a disk whose bytes live in an NBD server (nbdkit, qemu-nbd, devio
  * --nbd), through libnbd's asynchronous API.
  *
- * One libnbd handle on the stream the caller connected; a thread of its own
+ * One libnbd handle on the stream the caller connected, and when the server
+ * offers multi-conn (its connections see each other's writes and one FLUSH
+ * covers them all) and a connect callback is given, more handles on streams of
+ * their own, requests spread over them in turn.  A thread for each handle
  * drives it (poll, then nbd_aio_notify_read / _write), so any number of
  * requests are in flight at once: each caller submits its command and waits for
  * the completion callback (or, for read_async, is called back from that thread).
  *
  * Every request carries a deadline (timeout_ms).  The driving thread looks at
  * the deadlines between polls; a request not answered in time means a silent
- * server: the socket is shut down, libnbd then fails every command in flight,
- * and the disk shows as disconnected.  A server that went away does the same at
- * once (the socket reads end-of-file).  After that every request fails with
- * -EIO without waiting: no reconnection (yet).
+ * server: that connection's socket is shut down, libnbd then fails every
+ * command in flight on it, and it takes no more.  A server that went away does
+ * the same at once (the socket reads end-of-file).  With no connection left the
+ * disk shows as disconnected and every request fails with -EIO without
+ * waiting: no reconnection (yet).
  *
  * Buffers: a command's data lives in the request itself (copied in for a write,
  * copied out for a read), never in the caller's buffer.  A caller that gave up
@@ -36,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/caller_identity.h"
 #include "common/deadline.h"
 #include "common/trace.h"
 
@@ -46,11 +51,15 @@
 #define NBD_MAX_TRANSFER (32u << 20)
 /* The largest TRIM or WRITE_ZEROES (the protocol's length is 32 bits). */
 #define NBD_MAX_RANGE (1u << 30)
+/* Connections to a multi-conn server (0: this many). */
+#define NBD_DEFAULT_CONNECTIONS 4u
+#define NBD_MAX_CONNECTIONS 16u
 
 enum nbd_req_kind { REQ_READ, REQ_WRITE, REQ_FLUSH, REQ_TRIM, REQ_ZERO };
 
 struct nbd_req {
 	struct nbd_disk *nbd;
+	struct nbd_conn *conn;       /* where it was sent */
 	struct nbd_req *prev, *next; /* in nbd->in_flight until libnbd frees it */
 	pthread_cond_t cond;
 	int refs;          /* the submitter and libnbd */
@@ -67,22 +76,30 @@ struct nbd_req {
 	uint8_t data[]; /* READ, WRITE: len bytes */
 };
 
-struct nbd_disk {
-	struct vdisk disk;
+/* One connection: a libnbd handle and the thread that drives it. */
+struct nbd_conn {
+	struct nbd_disk *nbd;
 	struct nbd_handle *handle;
 	int sock;      /* the stream libnbd drives (libnbd's: closed by nbd_close) */
-	/* The caller's descriptor of the same socket, kept: polled and shut down
+	/* Our own descriptor of the same socket, kept: polled and shut down
 	 * through it, since libnbd closes its own when the connection dies and
 	 * the number may then be another file's. */
 	int own_fd;
 	int wake_fd;   /* eventfd: a command was submitted, or closing */
 	pthread_t driver;
 	bool driver_started;
+	bool connected; /* false once the server went away or fell silent */
+};
+
+struct nbd_disk {
+	struct vdisk disk;
+	struct nbd_conn conns[NBD_MAX_CONNECTIONS];
+	unsigned int conn_count; /* grows (atomic) only while the disk opens */
+	unsigned int next_conn; /* the round's turn (atomic) */
 	int timeout_ms;
 	uint32_t max_transfer;
 	pthread_mutex_t lock;
 	struct nbd_req *in_flight; /* every request libnbd still holds */
-	bool connected;            /* false once the server went away or fell silent */
 	bool stopping;
 };
 
@@ -159,13 +176,14 @@ static void on_free(void *user_data)
 	pthread_mutex_unlock(&nbd->lock);
 }
 
-static struct nbd_req *req_new(struct nbd_disk *nbd, size_t len)
+static struct nbd_req *req_new(struct nbd_disk *nbd, struct nbd_conn *conn, size_t len)
 {
 	struct nbd_req *req = calloc(1, sizeof(*req) + len);
 
 	if (!req)
 		return NULL;
 	req->nbd = nbd;
+	req->conn = conn;
 	req->refs = 2;
 	req->len = len;
 	req->deadline = deadline_after_ms((unsigned)nbd->timeout_ms);
@@ -185,45 +203,60 @@ static struct nbd_req *req_new(struct nbd_disk *nbd, size_t len)
 	return req;
 }
 
-static void wake_driver(struct nbd_disk *nbd)
+static void wake_driver(struct nbd_conn *conn)
 {
 	uint64_t one = 1;
 
-	if (write(nbd->wake_fd, &one, sizeof(one)) < 0)
+	if (write(conn->wake_fd, &one, sizeof(one)) < 0)
 		trace_dropped(TRACE_PROXY, "nbd: waking the driver", -errno);
 }
 
 /* Hands req to libnbd: 0, or -EIO when it would not take it (then its free
  * callback has already run). */
-static int req_submit(struct nbd_disk *nbd, struct nbd_req *req, enum nbd_req_kind kind, uint64_t offset,
+static int req_submit(struct nbd_conn *conn, struct nbd_req *req, enum nbd_req_kind kind, uint64_t offset,
 		      uint64_t len)
 {
+	struct nbd_handle *handle = conn->handle;
 	nbd_completion_callback cb = { .callback = on_complete, .user_data = req, .free = on_free };
 	int64_t cookie;
 
 	switch (kind) {
 	case REQ_READ:
-		cookie = nbd_aio_pread(nbd->handle, req->data, req->len, offset, cb, 0);
+		cookie = nbd_aio_pread(handle, req->data, req->len, offset, cb, 0);
 		break;
 	case REQ_WRITE:
-		cookie = nbd_aio_pwrite(nbd->handle, req->data, req->len, offset, cb, 0);
+		cookie = nbd_aio_pwrite(handle, req->data, req->len, offset, cb, 0);
 		break;
 	case REQ_FLUSH:
-		cookie = nbd_aio_flush(nbd->handle, cb, 0);
+		cookie = nbd_aio_flush(handle, cb, 0);
 		break;
 	case REQ_TRIM:
-		cookie = nbd_aio_trim(nbd->handle, len, offset, cb, 0);
+		cookie = nbd_aio_trim(handle, len, offset, cb, 0);
 		break;
 	default:
-		cookie = nbd_aio_zero(nbd->handle, len, offset, cb, 0);
+		cookie = nbd_aio_zero(handle, len, offset, cb, 0);
 		break;
 	}
 	if (cookie < 0) {
 		trace(TRACE_PROXY, "nbd: command not sent: %s", nbd_get_error());
 		return -EIO;
 	}
-	wake_driver(nbd); /* it may have to wait for room to send the rest */
+	wake_driver(conn); /* it may have to wait for room to send the rest */
 	return 0;
+}
+
+/* The next connection still up, in turn; NULL when none is. */
+static struct nbd_conn *pick_conn(struct nbd_disk *nbd)
+{
+	unsigned int start = __atomic_fetch_add(&nbd->next_conn, 1, __ATOMIC_RELAXED);
+
+	for (unsigned int i = 0; i < nbd->conn_count; i++) {
+		struct nbd_conn *conn = &nbd->conns[(start + i) % nbd->conn_count];
+
+		if (__atomic_load_n(&conn->connected, __ATOMIC_ACQUIRE))
+			return conn;
+	}
+	return NULL;
 }
 
 /* One command, waited for: 0 or -EIO. */
@@ -231,18 +264,19 @@ static int run_one(struct nbd_disk *nbd, enum nbd_req_kind kind, void *buf, size
 		   uint64_t range_len)
 {
 	size_t data_len = kind == REQ_READ || kind == REQ_WRITE ? len : 0;
+	struct nbd_conn *conn = pick_conn(nbd);
 	struct nbd_req *req;
 	struct timespec give_up;
 	int r;
 
-	if (!__atomic_load_n(&nbd->connected, __ATOMIC_ACQUIRE))
+	if (!conn)
 		return -EIO; /* gone: no waiting */
-	req = req_new(nbd, data_len);
+	req = req_new(nbd, conn, data_len);
 	if (!req)
 		return -ENOMEM;
 	if (kind == REQ_WRITE)
 		memcpy(req->data, buf, len);
-	r = req_submit(nbd, req, kind, offset, range_len);
+	r = req_submit(conn, req, kind, offset, range_len);
 	pthread_mutex_lock(&nbd->lock);
 	if (r == 0) {
 		req->issued = true;
@@ -315,19 +349,21 @@ static int nbd_disk_read_async(struct vdisk *disk, size_t len, uint64_t offset, 
 			       void *opaque)
 {
 	struct nbd_disk *nbd = to_nbd(disk);
+	struct nbd_conn *conn;
 	struct nbd_req *req;
 	int r;
 
 	if (len > nbd->max_transfer)
 		return -EOPNOTSUPP; /* the caller reads (split) instead */
-	if (!__atomic_load_n(&nbd->connected, __ATOMIC_ACQUIRE))
+	conn = pick_conn(nbd);
+	if (!conn)
 		return -EIO;
-	req = req_new(nbd, len);
+	req = req_new(nbd, conn, len);
 	if (!req)
 		return -ENOMEM;
 	req->done = done;
 	req->opaque = opaque;
-	r = req_submit(nbd, req, REQ_READ, offset, len);
+	r = req_submit(conn, req, REQ_READ, offset, len);
 	pthread_mutex_lock(&nbd->lock);
 	bool answer = false;
 
@@ -348,38 +384,45 @@ static int nbd_disk_read_async(struct vdisk *disk, size_t len, uint64_t offset, 
 
 /* The server is gone or silent: shutting the socket down makes libnbd fail
  * every command in flight (its end-of-file), and the server sees us go. */
-static void mark_disconnected(struct nbd_disk *nbd, const char *why)
+static void mark_disconnected(struct nbd_conn *conn, const char *why)
 {
-	if (!__atomic_exchange_n(&nbd->connected, false, __ATOMIC_ACQ_REL))
+	if (!__atomic_exchange_n(&conn->connected, false, __ATOMIC_ACQ_REL))
 		return;
-	trace(TRACE_PROXY, "nbd: disconnected: %s", why);
-	if (shutdown(nbd->own_fd, SHUT_RDWR) < 0)
+	trace(TRACE_PROXY, "nbd: connection %u disconnected: %s", (unsigned)(conn - conn->nbd->conns), why);
+	if (shutdown(conn->own_fd, SHUT_RDWR) < 0)
 		trace_dropped(TRACE_PROXY, "nbd: shutting the connection down", -errno);
 }
 
 /* A request past its deadline: the server is silent. */
-static void check_deadlines(struct nbd_disk *nbd)
+static void check_deadlines(struct nbd_conn *conn)
 {
+	struct nbd_disk *nbd = conn->nbd;
 	struct timespec now;
 	bool expired = false;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&nbd->lock);
 	for (struct nbd_req *req = nbd->in_flight; req && !expired; req = req->next)
-		expired = !req->completed && (now.tv_sec > req->deadline.tv_sec ||
+		expired = req->conn == conn && !req->completed && (now.tv_sec > req->deadline.tv_sec ||
 					      (now.tv_sec == req->deadline.tv_sec &&
 					       now.tv_nsec >= req->deadline.tv_nsec));
 	pthread_mutex_unlock(&nbd->lock);
+	/* The server fell silent, not this connection alone (what it answers on
+	 * one it answers on all): every connection goes, as a proxy disk's pool
+	 * closes its idle ones when the server is lost. */
 	if (expired)
-		mark_disconnected(nbd, "a request was not answered in time");
+		for (unsigned int i = 0; i < __atomic_load_n(&nbd->conn_count, __ATOMIC_ACQUIRE); i++)
+			mark_disconnected(&nbd->conns[i], "a request was not answered in time");
 }
 
 static void *driver_main(void *arg)
 {
-	struct nbd_disk *nbd = arg;
+	struct nbd_conn *conn = arg;
+	struct nbd_disk *nbd = conn->nbd;
+	struct nbd_handle *handle = conn->handle;
 
 	for (;;) {
-		struct pollfd fds[2] = { { .fd = nbd->wake_fd, .events = POLLIN } };
+		struct pollfd fds[2] = { { .fd = conn->wake_fd, .events = POLLIN } };
 		unsigned dir = 0;
 		nfds_t count = 1;
 		int r;
@@ -389,14 +432,14 @@ static void *driver_main(void *arg)
 		pthread_mutex_unlock(&nbd->lock);
 		if (stopping)
 			break;
-		if (!nbd_aio_is_dead(nbd->handle) && !nbd_aio_is_closed(nbd->handle)) {
-			dir = nbd_aio_get_direction(nbd->handle);
-			fds[1].fd = nbd->own_fd;
+		if (!nbd_aio_is_dead(handle) && !nbd_aio_is_closed(handle)) {
+			dir = nbd_aio_get_direction(handle);
+			fds[1].fd = conn->own_fd;
 			fds[1].events = (short)(((dir & LIBNBD_AIO_DIRECTION_READ) ? POLLIN : 0) |
 						((dir & LIBNBD_AIO_DIRECTION_WRITE) ? POLLOUT : 0));
 			count = 2;
 		} else {
-			mark_disconnected(nbd, "the connection is dead");
+			mark_disconnected(conn, "the connection is dead");
 		}
 		r = poll(fds, count, NBD_TICK_MS);
 		if (r < 0 && errno != EINTR) {
@@ -406,7 +449,7 @@ static void *driver_main(void *arg)
 		if (r > 0 && (fds[0].revents & POLLIN)) {
 			uint64_t n;
 
-			if (read(nbd->wake_fd, &n, sizeof(n)) < 0)
+			if (read(conn->wake_fd, &n, sizeof(n)) < 0)
 				trace_dropped(TRACE_PROXY, "nbd: reading the wake counter", -errno);
 		}
 		if (r > 0 && count == 2) {
@@ -414,32 +457,33 @@ static void *driver_main(void *arg)
 			int n = 0;
 
 			if ((dir & LIBNBD_AIO_DIRECTION_READ) && (ev & (POLLIN | POLLHUP | POLLERR)))
-				n = nbd_aio_notify_read(nbd->handle);
+				n = nbd_aio_notify_read(handle);
 			else if ((dir & LIBNBD_AIO_DIRECTION_WRITE) && (ev & (POLLOUT | POLLHUP | POLLERR)))
-				n = nbd_aio_notify_write(nbd->handle);
+				n = nbd_aio_notify_write(handle);
 			if (n < 0)
-				mark_disconnected(nbd, nbd_get_error());
+				mark_disconnected(conn, nbd_get_error());
 		}
-		check_deadlines(nbd);
+		check_deadlines(conn);
 	}
 	return NULL;
 }
 
-/* The handshake on the caller's stream, within timeout_ms. */
-static int handshake(struct nbd_disk *nbd, int sock, const char *export_name)
+/* The handshake on conn's stream, within timeout_ms. */
+static int handshake(struct nbd_conn *conn, int timeout_ms, const char *export_name)
 {
-	struct timespec deadline = deadline_after_ms((unsigned)nbd->timeout_ms);
+	struct timespec deadline = deadline_after_ms((unsigned)timeout_ms);
+	struct nbd_handle *handle = conn->handle;
 
-	if (nbd_set_export_name(nbd->handle, export_name ? export_name : "") < 0)
+	if (nbd_set_export_name(handle, export_name ? export_name : "") < 0)
 		return -EINVAL;
-	if (nbd_aio_connect_socket(nbd->handle, sock) < 0) {
+	if (nbd_aio_connect_socket(handle, conn->sock) < 0) {
 		trace(TRACE_PROXY, "nbd: connect: %s", nbd_get_error());
 		return -EIO;
 	}
-	while (nbd_aio_is_connecting(nbd->handle)) {
-		unsigned dir = nbd_aio_get_direction(nbd->handle);
+	while (nbd_aio_is_connecting(handle)) {
+		unsigned dir = nbd_aio_get_direction(handle);
 		struct pollfd pfd = {
-			.fd = sock,
+			.fd = conn->own_fd,
 			.events = (short)(((dir & LIBNBD_AIO_DIRECTION_READ) ? POLLIN : 0) |
 					  ((dir & LIBNBD_AIO_DIRECTION_WRITE) ? POLLOUT : 0)),
 		};
@@ -450,15 +494,15 @@ static int handshake(struct nbd_disk *nbd, int sock, const char *export_name)
 		if (r < 0)
 			return r;
 		if ((dir & LIBNBD_AIO_DIRECTION_READ) && (pfd.revents & (POLLIN | POLLHUP | POLLERR)))
-			r = nbd_aio_notify_read(nbd->handle);
+			r = nbd_aio_notify_read(handle);
 		else if ((dir & LIBNBD_AIO_DIRECTION_WRITE) && (pfd.revents & (POLLOUT | POLLHUP | POLLERR)))
-			r = nbd_aio_notify_write(nbd->handle);
+			r = nbd_aio_notify_write(handle);
 		else
 			r = 0;
 		if (r < 0)
 			break;
 	}
-	if (!nbd_aio_is_ready(nbd->handle)) {
+	if (!nbd_aio_is_ready(handle)) {
 		int e = nbd_get_errno();
 
 		trace(TRACE_PROXY, "nbd: handshake: %s", nbd_get_error());
@@ -467,22 +511,83 @@ static int handshake(struct nbd_disk *nbd, int sock, const char *export_name)
 	return 0;
 }
 
+static void conn_stop(struct nbd_conn *conn)
+{
+	if (conn->driver_started) {
+		wake_driver(conn);
+		pthread_join(conn->driver, NULL);
+		conn->driver_started = false;
+	}
+}
+
+/* After conn_stop. */
+static void conn_free(struct nbd_conn *conn)
+{
+	/* Frees what is still in flight (their free callbacks answer them). */
+	if (conn->handle)
+		nbd_close(conn->handle);
+	if (conn->wake_fd >= 0)
+		close(conn->wake_fd);
+	if (conn->own_fd >= 0)
+		close(conn->own_fd);
+	conn->handle = NULL;
+	conn->wake_fd = conn->own_fd = -1;
+}
+
+/* A connection on the stream fd (the caller's: only a duplicate is kept, and
+ * only on success), through its handshake; its driver not started yet. */
+static int conn_open(struct nbd_disk *nbd, struct nbd_conn *conn, int fd, const char *export_name)
+{
+	int r;
+
+	conn->nbd = nbd;
+	conn->own_fd = conn->wake_fd = conn->sock = -1;
+	conn->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	conn->handle = nbd_create();
+	if (conn->wake_fd < 0 || !conn->handle) {
+		conn_free(conn);
+		return -ENOMEM;
+	}
+	/* libnbd owns the stream it is given; we keep another descriptor. */
+	conn->sock = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	conn->own_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (conn->sock < 0 || conn->own_fd < 0) {
+		r = -errno;
+		if (conn->sock >= 0)
+			close(conn->sock);
+		conn_free(conn);
+		return r;
+	}
+	r = handshake(conn, nbd->timeout_ms, export_name);
+	if (r < 0) {
+		if (nbd_aio_is_created(conn->handle))
+			close(conn->sock); /* libnbd never took it */
+		conn_free(conn);
+		return r;
+	}
+	return 0;
+}
+
+static int conn_start(struct nbd_conn *conn)
+{
+	int r = pthread_create(&conn->driver, NULL, driver_main, conn);
+
+	if (r != 0)
+		return -r;
+	conn->driver_started = true;
+	conn->connected = true;
+	return 0;
+}
+
 static void nbd_disk_free(struct nbd_disk *nbd)
 {
-	if (nbd->driver_started) {
-		pthread_mutex_lock(&nbd->lock);
-		nbd->stopping = true;
-		pthread_mutex_unlock(&nbd->lock);
-		wake_driver(nbd);
-		pthread_join(nbd->driver, NULL);
-	}
-	/* Frees what is still in flight (their free callbacks answer them). */
-	if (nbd->handle)
-		nbd_close(nbd->handle);
-	if (nbd->wake_fd >= 0)
-		close(nbd->wake_fd);
-	if (nbd->own_fd >= 0)
-		close(nbd->own_fd);
+	pthread_mutex_lock(&nbd->lock);
+	nbd->stopping = true;
+	pthread_mutex_unlock(&nbd->lock);
+	for (unsigned int i = 0; i < nbd->conn_count; i++)
+		conn_stop(&nbd->conns[i]);
+	for (unsigned int i = 0; i < nbd->conn_count; i++)
+		conn_free(&nbd->conns[i]);
 	pthread_mutex_destroy(&nbd->lock);
 	free(nbd);
 }
@@ -518,11 +623,60 @@ static uint32_t disk_flags(struct nbd_handle *h, bool read_only)
 	return flags;
 }
 
+struct connect_job {
+	const struct backend_nbd_options *options;
+	int timeout_ms;
+};
+
+static int connect_job_run(void *arg)
+{
+	struct connect_job *job = arg;
+
+	return job->options->connect(job->options->connect_opaque, job->timeout_ms);
+}
+
+/* More connections to a multi-conn server, each checked to reach an export
+ * of the same size and kind; the disk works with however many opened. */
+static void add_connections(struct nbd_disk *nbd, const struct backend_nbd_options *options, int64_t size)
+{
+	unsigned int want = options->max_connections ? options->max_connections : NBD_DEFAULT_CONNECTIONS;
+	struct connect_job job = { .options = options, .timeout_ms = nbd->timeout_ms };
+
+	if (want > NBD_MAX_CONNECTIONS)
+		want = NBD_MAX_CONNECTIONS;
+	while (nbd->conn_count < want) {
+		struct nbd_conn *conn = &nbd->conns[nbd->conn_count];
+		int fd = caller_identity_run(options->identity, connect_job_run, &job);
+		int r;
+
+		if (fd < 0) {
+			trace_dropped(TRACE_PROXY, "nbd: an extra connection", fd);
+			return;
+		}
+		r = conn_open(nbd, conn, fd, options->export_name);
+		close(fd);
+		if (r == 0 && (nbd_get_size(conn->handle) != size ||
+			       disk_flags(conn->handle, options->read_only) != nbd->disk.flags))
+			r = -ESTALE;
+		if (r == 0)
+			r = conn_start(conn);
+		if (r < 0) {
+			conn_stop(conn);
+			conn_free(conn);
+			trace_dropped(TRACE_PROXY, "nbd: an extra connection", r);
+			return;
+		}
+		/* Published once it runs: the first connection's driver reads it. */
+		__atomic_store_n(&nbd->conn_count, nbd->conn_count + 1, __ATOMIC_RELEASE);
+	}
+}
+
 int backend_nbd_open(const struct backend_nbd_options *options, struct vdisk **out)
 {
 	struct nbd_disk *nbd;
+	struct nbd_conn *first;
 	int64_t size, max_block;
-	int sock, r;
+	int r;
 
 	if (!options || options->fd < 0 || !out)
 		return -EINVAL;
@@ -530,59 +684,55 @@ int backend_nbd_open(const struct backend_nbd_options *options, struct vdisk **o
 	if (!nbd)
 		return -ENOMEM;
 	pthread_mutex_init(&nbd->lock, NULL);
-	nbd->own_fd = -1;
-	nbd->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	nbd->timeout_ms = (int)(options->timeout_ms ? options->timeout_ms : NBD_DEFAULT_TIMEOUT_MS);
 	if (nbd->timeout_ms <= 0)
 		nbd->timeout_ms = INT32_MAX;
-	nbd->handle = nbd_create();
-	if (nbd->wake_fd < 0 || !nbd->handle) {
-		nbd_disk_free(nbd);
-		return -ENOMEM;
-	}
-	/* libnbd owns the stream it is given: a duplicate, so that on failure
-	 * the caller's descriptor is still the caller's. */
-	sock = fcntl(options->fd, F_DUPFD_CLOEXEC, 0);
-	if (sock < 0) {
-		r = -errno;
-		nbd_disk_free(nbd);
-		return r;
-	}
-	nbd->sock = sock;
-	r = handshake(nbd, sock, options->export_name);
+	first = &nbd->conns[0];
+	r = conn_open(nbd, first, options->fd, options->export_name);
 	if (r < 0) {
-		if (nbd_aio_is_created(nbd->handle))
-			close(sock); /* libnbd never took it */
 		nbd_disk_free(nbd);
 		return r;
 	}
-	size = nbd_get_size(nbd->handle);
+	nbd->conn_count = 1;
+	size = nbd_get_size(first->handle);
 	if (size <= 0) {
 		nbd_disk_free(nbd);
 		return size == 0 ? -EINVAL : -EIO;
 	}
-	max_block = nbd_get_block_size(nbd->handle, LIBNBD_SIZE_MAXIMUM);
+	max_block = nbd_get_block_size(first->handle, LIBNBD_SIZE_MAXIMUM);
 	nbd->max_transfer = max_block > 0 && max_block < NBD_MAX_TRANSFER ? (uint32_t)max_block : NBD_MAX_TRANSFER;
-	nbd->connected = true;
 	nbd->disk.ops = &nbd_ops;
 	nbd->disk.size = (uint64_t)size;
-	nbd->disk.flags = disk_flags(nbd->handle, options->read_only);
-	r = pthread_create(&nbd->driver, NULL, driver_main, nbd);
-	if (r != 0) {
+	nbd->disk.flags = disk_flags(first->handle, options->read_only);
+	r = conn_start(first);
+	if (r < 0) {
 		nbd_disk_free(nbd);
-		return -r;
+		return r;
 	}
-	nbd->driver_started = true;
-	nbd->own_fd = options->fd; /* the disk's now */
-	trace(TRACE_PROXY, "nbd: export '%s', %" PRId64 " bytes, flags %#x, transfer %" PRIu32,
-	      options->export_name ? options->export_name : "", size, nbd->disk.flags, nbd->max_transfer);
+	if (options->connect && nbd_can_multi_conn(first->handle) == 1)
+		add_connections(nbd, options, size);
+	trace(TRACE_PROXY, "nbd: export '%s', %" PRId64 " bytes, flags %#x, transfer %" PRIu32 ", %u connection%s",
+	      options->export_name ? options->export_name : "", size, nbd->disk.flags, nbd->max_transfer,
+	      nbd->conn_count, nbd->conn_count == 1 ? "" : "s");
+	close(options->fd); /* the disk's: only duplicates are kept */
 	*out = &nbd->disk;
 	return 0;
 }
 
 bool backend_nbd_connected(struct vdisk *disk)
 {
+	struct nbd_disk *nbd;
+
 	if (!disk || disk->ops != &nbd_ops)
 		return false;
-	return __atomic_load_n(&to_nbd(disk)->connected, __ATOMIC_ACQUIRE);
+	nbd = to_nbd(disk);
+	for (unsigned int i = 0; i < nbd->conn_count; i++)
+		if (__atomic_load_n(&nbd->conns[i].connected, __ATOMIC_ACQUIRE))
+			return true;
+	return false;
+}
+
+unsigned int backend_nbd_connections(struct vdisk *disk)
+{
+	return disk && disk->ops == &nbd_ops ? to_nbd(disk)->conn_count : 0;
 }

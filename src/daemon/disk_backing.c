@@ -184,8 +184,8 @@ static int proxy_reconnect(void *opaque, int timeout_ms)
 /* An NBD disk: the caller connected the stream (imdiskd never opens an address
  * for a caller); the export name comes from the URI the caller gave as the
  * image.  Takes *sock (sets it to -1) when the backend keeps it. */
-static int open_nbd_backend(const struct daemon *daemon, struct disk *disk, int *sock, struct vdisk **out,
-			    char *why)
+static int open_nbd_backend(const struct daemon *daemon, struct disk *disk, int *sock,
+			    const struct caller_identity *caller, struct vdisk **out, char *why)
 {
 	struct imdisk_device *info = &disk->info;
 	struct backend_nbd_options options = {
@@ -209,7 +209,31 @@ static int open_nbd_backend(const struct daemon *daemon, struct disk *disk, int 
 		return disk_fail(why, -EBADF, "an NBD disk needs a connected stream");
 	}
 	options.export_name = uri->export_name;
+	/* More connections for a multi-conn server: opened with the creator's
+	 * rights, to the peer its own connection reached (TCP), as a proxy disk
+	 * reconnects (proxy_reconnect). */
+	struct proxy_reconnect *target = calloc(1, sizeof(*target));
+
+	if (!target) {
+		free(uri);
+		return disk_fail(why, -ENOMEM, "out of memory");
+	}
+	target->kind = uri->unix_socket ? IMDISK_PROXY_TYPE_DIRECT : IMDISK_PROXY_TYPE_TCP;
+	if (uri->unix_socket)
+		snprintf(target->address, sizeof(target->address), "%s", uri->socket_path);
+	else
+		snprintf(target->address, sizeof(target->address), strchr(uri->host, ':') ? "[%s]:%s" : "%s:%s",
+			 uri->host, uri->port);
+	if (!uri->unix_socket && stream_peer_of(*sock, &target->peer) < 0) {
+		free(target); /* no peer to pin: one connection */
+		target = NULL;
+	} else {
+		options.connect = proxy_reconnect;
+		options.connect_opaque = target;
+		options.identity = caller;
+	}
 	r = backend_nbd_open(&options, out);
+	free(target); /* connections are opened only while the disk opens */
 	if (r == 0)
 		*sock = -1; /* the backend's: closed with the disk */
 	else if (r == -ENOENT)
@@ -300,7 +324,7 @@ static int open_proxy_backing(struct daemon *daemon, struct disk *disk, int *ima
 
 	(void)boot; /* read from the stack, through the window */
 	if (nbd_uri_is_nbd(info->image))
-		r = open_nbd_backend(daemon, disk, image_fd_owned, &disk->proxy, why);
+		r = open_nbd_backend(daemon, disk, image_fd_owned, caller, &disk->proxy, why);
 	else
 		r = open_proxy_backend(daemon, disk, image_fd_owned, caller, &disk->proxy, why);
 	if (r < 0)
