@@ -48,7 +48,7 @@ c, _ = s.accept(); c.sendall(b"this is no NBD server\n" * 4); time.sleep(30)' "$
 junk=$!
 on_cleanup "kill -KILL $junk 2>/dev/null; wait $junk 2>/dev/null"
 for _ in $(seq 100); do [ -S "$TEST_DIR/junk.sock" ] && break; sleep 0.05; done
-expect_error "NBD server nbd\+unix:///\?socket=$TEST_DIR/junk.sock refused the handshake" 3 \
+expect_error "NBD server nbd\+unix:///\?socket=$TEST_DIR/junk.sock refused the handshake \\(or speaks no NBD\\)" 3 \
 	"$IMDISK" -a -f "nbd+unix:///?socket=$TEST_DIR/junk.sock"
 
 expect_eq "" "$("$IMDISK" -l --json | python3 -c 'import json, sys; d = json.load(sys.stdin); print(" ".join(str(x["unit"]) for x in (d if isinstance(d, list) else d.get("disks", []))))')" "disks left behind"

@@ -118,7 +118,8 @@ struct backend_nbd_options {
 /* On success the disk owns options->fd (closes it: only duplicates are kept);
  * on failure the caller still does.
  * -ETIMEDOUT for a handshake not done in time, -ENOENT for an export the
- * server does not have, -ECONNREFUSED for another refused handshake, -EINVAL
+ * server does not have, -EBADMSG for another failed handshake (a server that
+ * refused it, or speaks no NBD), -EINVAL
  * for an export of size 0. */
 int backend_nbd_open(const struct backend_nbd_options *options, struct vdisk **out);
 /* False once the server went away or fell silent; false for a disk that is no

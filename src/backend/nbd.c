@@ -476,10 +476,10 @@ static int handshake(struct nbd_conn *conn, int timeout_ms, const char *export_n
 
 	if (nbd_set_export_name(handle, export_name ? export_name : "") < 0)
 		return -EINVAL;
-	if (nbd_aio_connect_socket(handle, conn->sock) < 0) {
+	/* It starts the handshake at once, and may end it (a server that answered
+	 * at once, perhaps with garbage): the state below says how. */
+	if (nbd_aio_connect_socket(handle, conn->sock) < 0)
 		trace(TRACE_PROXY, "nbd: connect: %s", nbd_get_error());
-		return -EIO;
-	}
 	while (nbd_aio_is_connecting(handle)) {
 		unsigned dir = nbd_aio_get_direction(handle);
 		struct pollfd pfd = {
@@ -506,7 +506,7 @@ static int handshake(struct nbd_conn *conn, int timeout_ms, const char *export_n
 		int e = nbd_get_errno();
 
 		trace(TRACE_PROXY, "nbd: handshake: %s", nbd_get_error());
-		return e == ENOENT ? -ENOENT : -ECONNREFUSED;
+		return e == ENOENT ? -ENOENT : -EBADMSG;
 	}
 	return 0;
 }

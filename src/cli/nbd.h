@@ -1,6 +1,7 @@
 /* NBD disks: imdisk parses the URI and opens the connection to the NBD server
  * with the caller's rights, as for IMDPROXY (cli/proxy.h); imdiskd runs the
- * handshake on the descriptor it is handed and never opens the address itself. */
+ * handshake on the descriptor it is handed (and opens more connections to a
+ * multi-conn server only with the caller's rights, to the same peer). */
 #ifndef IMDISK_CLI_NBD_H
 #define IMDISK_CLI_NBD_H
 

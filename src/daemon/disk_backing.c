@@ -242,8 +242,15 @@ static int open_nbd_backend(const struct daemon *daemon, struct disk *disk, int 
 		disk_fail(why, r, "the NBD server %s did not finish its handshake in time", info->image);
 	else if (r == -EINVAL)
 		disk_fail(why, r, "the NBD server %s offers an export of size 0", info->image);
+	else if (r == -EBADMSG)
+		disk_fail(why, r, "the NBD server %s refused the handshake (or speaks no NBD)", info->image);
 	else
-		disk_fail(why, r, "the NBD server %s refused the handshake: %s", info->image, strerror(-r));
+		disk_fail(why, r, "the NBD server %s failed the handshake: %s", info->image, strerror(-r));
+	/* A reply errno imdisk would read as the daemon's own trouble (a refused
+	 * or reset connection to imdiskd, a protocol version): the server's. */
+	if (r == -ECONNREFUSED || r == -ECONNRESET || r == -EPIPE || r == -ENOTCONN || r == -EPROTO ||
+	    r == -EACCES || r == -EPERM)
+		r = -EIO;
 	free(uri);
 	return r;
 }
