@@ -288,9 +288,13 @@ static int run_one(struct nbd_disk *nbd, enum nbd_req_kind kind, void *buf, size
 			if (pthread_cond_timedwait(&req->cond, &nbd->lock, &give_up) == ETIMEDOUT)
 				break;
 		r = req->completed ? req->result : -EIO;
-		if (r == 0 && kind == REQ_READ)
-			memcpy(buf, req->data, len);
 	}
+	pthread_mutex_unlock(&nbd->lock);
+	/* Outside the lock (the other connections' callbacks take it): libnbd
+	 * is done with a completed read's bytes, and our reference keeps them. */
+	if (r == 0 && kind == REQ_READ)
+		memcpy(buf, req->data, len);
+	pthread_mutex_lock(&nbd->lock);
 	req_unref_locked(req);
 	pthread_mutex_unlock(&nbd->lock);
 	return r;
