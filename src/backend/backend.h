@@ -99,14 +99,16 @@ bool backend_proxy_connected(struct vdisk *disk);
  * multi-conn and a connect callback is given.  Trim, write zeroes and flush are
  * the server's TRIM, WRITE_ZEROES and FLUSH where it offers them (VDISK_CAN_*);
  * read-only when asked or when the server says so.  A request the server does
- * not answer within timeout_ms, or any request once the server went away, fails
- * with -EIO, and the disk shows as disconnected (no reconnection yet). */
+ * not answer within timeout_ms, or whose connection died, is retried on a new
+ * connection (through connect, under backend/reconnect_policy.h's policy with
+ * a window of timeout_ms) and fails with -EIO when none comes; the disk shows
+ * as disconnected until a connection is up again. */
 struct backend_nbd_options {
 	int fd;                  /* the connected stream */
 	const char *export_name; /* NULL or "": the server's default export */
-	/* Where more connections come from, for a server that offers multi-conn
-	 * (NULL: one connection); called only inside backend_nbd_open, with
-	 * identity's rights (NULL: the process's own), as for a proxy disk. */
+	/* Where more connections come from: for a server that offers multi-conn,
+	 * and to reconnect (NULL: one connection, no reconnecting); called with
+	 * identity's rights (copied; NULL: the process's own), as for a proxy disk. */
 	backend_proxy_connect_fn connect;
 	void *connect_opaque;
 	const struct caller_identity *identity;

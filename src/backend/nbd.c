@@ -14,8 +14,12 @@
  * server: that connection's socket is shut down, libnbd then fails every
  * command in flight on it, and it takes no more.  A server that went away does
  * the same at once (the socket reads end-of-file).  With no connection left the
- * disk shows as disconnected and every request fails with -EIO without
- * waiting: no reconnection (yet).
+ * disk shows as disconnected.  With a connect callback, a waited-for request
+ * whose connection died (ENOTCONN) is sent again on a new connection, made
+ * under backend/reconnect_policy.h's policy (window: timeout_ms), which
+ * replaces the dead ones; a read_async that met a dead connection fails with
+ * -EIO (its callback cannot wait for a reconnection: it runs under libnbd's
+ * lock).  Without one, or once given up, requests fail with -EIO.
  *
  * Buffers: a command's data lives in the request itself (copied in for a write,
  * copied out for a read), never in the caller's buffer.  A caller that gave up
@@ -40,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend/reconnect_policy.h"
 #include "common/caller_identity.h"
 #include "common/deadline.h"
 #include "common/trace.h"
@@ -64,6 +69,7 @@ struct nbd_req {
 	pthread_cond_t cond;
 	int refs;          /* the submitter and libnbd */
 	bool completed;    /* the completion callback ran */
+	bool conn_lost;    /* failed because the connection died (ENOTCONN): retry */
 	bool issued;       /* libnbd took the command */
 	bool libnbd_done;  /* libnbd's free callback ran */
 	int result;
@@ -88,7 +94,11 @@ struct nbd_conn {
 	int wake_fd;   /* eventfd: a command was submitted, or closing */
 	pthread_t driver;
 	bool driver_started;
+	bool stop;      /* the driver ends (atomic) */
 	bool connected; /* false once the server went away or fell silent */
+	/* Read-held while a command is handed to the handle, write-held while a
+	 * reconnection replaces the handle. */
+	pthread_rwlock_t use;
 };
 
 struct nbd_disk {
@@ -101,6 +111,17 @@ struct nbd_disk {
 	pthread_mutex_t lock;
 	struct nbd_req *in_flight; /* every request libnbd still holds */
 	bool stopping;
+	/* Reconnection (connect non-NULL): new connections replace dead ones
+	 * under the policy (under lock); one attempt at a time (reconnecting). */
+	backend_proxy_connect_fn connect;
+	void *connect_opaque;
+	bool has_identity;
+	struct caller_identity identity;
+	char *export_name;
+	bool read_only_asked;
+	struct reconnect_policy policy;
+	bool attempt_running;
+	pthread_mutex_t reconnecting;
 };
 
 static const struct vdisk_ops nbd_ops;
@@ -137,6 +158,7 @@ static int on_complete(void *user_data, int *error)
 	pthread_mutex_lock(&nbd->lock);
 	req->completed = true;
 	req->result = result;
+	req->conn_lost = *error == ENOTCONN;
 	if (req->done && !req->answered)
 		req->answered = answer = true;
 	else
@@ -245,7 +267,8 @@ static int req_submit(struct nbd_conn *conn, struct nbd_req *req, enum nbd_req_k
 	return 0;
 }
 
-/* The next connection still up, in turn; NULL when none is. */
+/* The next connection still up, in turn, read-held (conn_release); NULL when
+ * none is. */
 static struct nbd_conn *pick_conn(struct nbd_disk *nbd)
 {
 	unsigned int start = __atomic_fetch_add(&nbd->next_conn, 1, __ATOMIC_RELAXED);
@@ -253,30 +276,43 @@ static struct nbd_conn *pick_conn(struct nbd_disk *nbd)
 	for (unsigned int i = 0; i < nbd->conn_count; i++) {
 		struct nbd_conn *conn = &nbd->conns[(start + i) % nbd->conn_count];
 
+		if (!__atomic_load_n(&conn->connected, __ATOMIC_ACQUIRE))
+			continue;
+		pthread_rwlock_rdlock(&conn->use);
 		if (__atomic_load_n(&conn->connected, __ATOMIC_ACQUIRE))
 			return conn;
+		pthread_rwlock_unlock(&conn->use);
 	}
 	return NULL;
 }
 
+static void conn_release(struct nbd_conn *conn)
+{
+	pthread_rwlock_unlock(&conn->use);
+}
+
+static int reconnect(struct nbd_disk *nbd);
+
 /* One command, waited for: 0 or -EIO. */
-static int run_one(struct nbd_disk *nbd, enum nbd_req_kind kind, void *buf, size_t len, uint64_t offset,
-		   uint64_t range_len)
+static int run_once(struct nbd_disk *nbd, struct nbd_conn *conn, enum nbd_req_kind kind, void *buf, size_t len,
+		    uint64_t offset, uint64_t range_len, bool *conn_lost)
 {
 	size_t data_len = kind == REQ_READ || kind == REQ_WRITE ? len : 0;
-	struct nbd_conn *conn = pick_conn(nbd);
 	struct nbd_req *req;
 	struct timespec give_up;
 	int r;
 
-	if (!conn)
-		return -EIO; /* gone: no waiting */
 	req = req_new(nbd, conn, data_len);
-	if (!req)
+	if (!req) {
+		conn_release(conn);
 		return -ENOMEM;
+	}
 	if (kind == REQ_WRITE)
 		memcpy(req->data, buf, len);
 	r = req_submit(conn, req, kind, offset, range_len);
+	conn_release(conn);
+	/* Not taken: the handle died under us (a reconnect may help). */
+	*conn_lost = r < 0;
 	pthread_mutex_lock(&nbd->lock);
 	if (r == 0) {
 		req->issued = true;
@@ -288,6 +324,7 @@ static int run_one(struct nbd_disk *nbd, enum nbd_req_kind kind, void *buf, size
 			if (pthread_cond_timedwait(&req->cond, &nbd->lock, &give_up) == ETIMEDOUT)
 				break;
 		r = req->completed ? req->result : -EIO;
+		*conn_lost = req->completed ? req->conn_lost : true;
 	}
 	pthread_mutex_unlock(&nbd->lock);
 	/* Outside the lock (the other connections' callbacks take it): libnbd
@@ -298,6 +335,36 @@ static int run_one(struct nbd_disk *nbd, enum nbd_req_kind kind, void *buf, size
 	req_unref_locked(req);
 	pthread_mutex_unlock(&nbd->lock);
 	return r;
+}
+
+/* One command to its end: retried on a new connection while the reconnect
+ * window lasts when the connection it went over died (reads, writes, trims and
+ * zeroes at fixed offsets and flushes may be repeated), so no write the server
+ * did not acknowledge is taken for done.  0 or -EIO (-ENOMEM). */
+static int run_one(struct nbd_disk *nbd, enum nbd_req_kind kind, void *buf, size_t len, uint64_t offset,
+		   uint64_t range_len)
+{
+	for (;;) {
+		struct nbd_conn *conn = pick_conn(nbd);
+		bool conn_lost = false;
+		int r;
+
+		if (!conn) {
+			if (reconnect(nbd) < 0)
+				return -EIO;
+			continue;
+		}
+		r = run_once(nbd, conn, kind, buf, len, offset, range_len, &conn_lost);
+		if (r == 0 || !conn_lost || !nbd->connect)
+			return r;
+		trace(TRACE_PROXY, "nbd: a command met a dead connection: retrying");
+		pthread_mutex_lock(&nbd->lock);
+		reconnect_policy_lost(&nbd->policy);
+		bool given_up = reconnect_policy_given_up(&nbd->policy);
+		pthread_mutex_unlock(&nbd->lock);
+		if (given_up)
+			return -EIO;
+	}
 }
 
 /* A transfer or range split into commands the server and libnbd take. */
@@ -363,11 +430,14 @@ static int nbd_disk_read_async(struct vdisk *disk, size_t len, uint64_t offset, 
 	if (!conn)
 		return -EIO;
 	req = req_new(nbd, conn, len);
-	if (!req)
+	if (!req) {
+		conn_release(conn);
 		return -ENOMEM;
+	}
 	req->done = done;
 	req->opaque = opaque;
 	r = req_submit(conn, req, REQ_READ, offset, len);
+	conn_release(conn);
 	pthread_mutex_lock(&nbd->lock);
 	bool answer = false;
 
@@ -434,7 +504,7 @@ static void *driver_main(void *arg)
 		pthread_mutex_lock(&nbd->lock);
 		bool stopping = nbd->stopping;
 		pthread_mutex_unlock(&nbd->lock);
-		if (stopping)
+		if (stopping || __atomic_load_n(&conn->stop, __ATOMIC_ACQUIRE))
 			break;
 		if (!nbd_aio_is_dead(handle) && !nbd_aio_is_closed(handle)) {
 			dir = nbd_aio_get_direction(handle);
@@ -518,6 +588,7 @@ static int handshake(struct nbd_conn *conn, int timeout_ms, const char *export_n
 static void conn_stop(struct nbd_conn *conn)
 {
 	if (conn->driver_started) {
+		__atomic_store_n(&conn->stop, true, __ATOMIC_RELEASE);
 		wake_driver(conn);
 		pthread_join(conn->driver, NULL);
 		conn->driver_started = false;
@@ -540,7 +611,7 @@ static void conn_free(struct nbd_conn *conn)
 
 /* A connection on the stream fd (the caller's: only a duplicate is kept, and
  * only on success), through its handshake; its driver not started yet. */
-static int conn_open(struct nbd_disk *nbd, struct nbd_conn *conn, int fd, const char *export_name)
+static int conn_open(struct nbd_disk *nbd, struct nbd_conn *conn, int fd, const char *export_name, int timeout_ms)
 {
 	int r;
 
@@ -562,7 +633,7 @@ static int conn_open(struct nbd_disk *nbd, struct nbd_conn *conn, int fd, const 
 		conn_free(conn);
 		return r;
 	}
-	r = handshake(conn, nbd->timeout_ms, export_name);
+	r = handshake(conn, timeout_ms, export_name);
 	if (r < 0) {
 		if (nbd_aio_is_created(conn->handle))
 			close(conn->sock); /* libnbd never took it */
@@ -574,12 +645,15 @@ static int conn_open(struct nbd_disk *nbd, struct nbd_conn *conn, int fd, const 
 
 static int conn_start(struct nbd_conn *conn)
 {
-	int r = pthread_create(&conn->driver, NULL, driver_main, conn);
+	int r;
+
+	__atomic_store_n(&conn->stop, false, __ATOMIC_RELEASE);
+	r = pthread_create(&conn->driver, NULL, driver_main, conn);
 
 	if (r != 0)
 		return -r;
 	conn->driver_started = true;
-	conn->connected = true;
+	__atomic_store_n(&conn->connected, true, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -592,6 +666,12 @@ static void nbd_disk_free(struct nbd_disk *nbd)
 		conn_stop(&nbd->conns[i]);
 	for (unsigned int i = 0; i < nbd->conn_count; i++)
 		conn_free(&nbd->conns[i]);
+	for (unsigned int i = 0; i < NBD_MAX_CONNECTIONS; i++)
+		pthread_rwlock_destroy(&nbd->conns[i].use);
+	if (nbd->has_identity)
+		caller_identity_release(&nbd->identity);
+	free(nbd->export_name);
+	pthread_mutex_destroy(&nbd->reconnecting);
 	pthread_mutex_destroy(&nbd->lock);
 	free(nbd);
 }
@@ -628,7 +708,8 @@ static uint32_t disk_flags(struct nbd_handle *h, bool read_only)
 }
 
 struct connect_job {
-	const struct backend_nbd_options *options;
+	backend_proxy_connect_fn connect;
+	void *opaque;
 	int timeout_ms;
 };
 
@@ -636,7 +717,116 @@ static int connect_job_run(void *arg)
 {
 	struct connect_job *job = arg;
 
-	return job->options->connect(job->options->connect_opaque, job->timeout_ms);
+	return job->connect(job->opaque, job->timeout_ms);
+}
+
+/* A new stream to the server, with the creator's rights. */
+static int connect_stream(struct nbd_disk *nbd, int timeout_ms)
+{
+	struct connect_job job = { .connect = nbd->connect, .opaque = nbd->connect_opaque, .timeout_ms = timeout_ms };
+
+	return caller_identity_run(nbd->has_identity ? &nbd->identity : NULL, connect_job_run, &job);
+}
+
+/* A connection on fd in place of the dead conn: the same export, of the same
+ * size and kind (-ESTALE when the server now serves another). */
+static int conn_replace(struct nbd_disk *nbd, struct nbd_conn *conn, int fd, int timeout_ms)
+{
+	struct nbd_conn fresh = { 0 };
+	int r = conn_open(nbd, &fresh, fd, nbd->export_name, timeout_ms);
+
+	if (r == 0 && ((uint64_t)nbd_get_size(fresh.handle) != nbd->disk.size ||
+		       disk_flags(fresh.handle, nbd->read_only_asked) != nbd->disk.flags))
+		r = -ESTALE;
+	if (r < 0) {
+		conn_free(&fresh);
+		return r;
+	}
+	pthread_rwlock_wrlock(&conn->use);
+	conn_stop(conn);
+	conn_free(conn); /* what was still in flight on it fails now */
+	conn->handle = fresh.handle;
+	conn->sock = fresh.sock;
+	conn->own_fd = fresh.own_fd;
+	conn->wake_fd = fresh.wake_fd;
+	r = conn_start(conn);
+	pthread_rwlock_unlock(&conn->use);
+	return r;
+}
+
+/* No connection is up: replace the dead ones while the policy lets us try.
+ * 0 when one is up again (here or by another caller), -EIO when not. */
+static int reconnect(struct nbd_disk *nbd)
+{
+	struct reconnect_backoff backoff;
+	struct reconnect_attempt attempt;
+	int r = -EIO;
+
+	if (!nbd->connect)
+		return -EIO;
+	pthread_mutex_lock(&nbd->lock);
+	reconnect_policy_lost(&nbd->policy);
+	bool at_once = reconnect_policy_fails_at_once(&nbd->policy, nbd->attempt_running);
+	pthread_mutex_unlock(&nbd->lock);
+	if (at_once)
+		return -EIO;
+	pthread_mutex_lock(&nbd->reconnecting);
+	reconnect_backoff_init(&backoff);
+	for (;;) {
+		struct nbd_conn *up = pick_conn(nbd);
+		bool again;
+
+		if (up) { /* another caller reconnected meanwhile */
+			conn_release(up);
+			r = 0;
+			break;
+		}
+		pthread_mutex_lock(&nbd->lock);
+		if (reconnect_policy_fails_at_once(&nbd->policy, false)) {
+			pthread_mutex_unlock(&nbd->lock);
+			break;
+		}
+		attempt = reconnect_policy_attempt(&nbd->policy, false);
+		nbd->attempt_running = true;
+		pthread_mutex_unlock(&nbd->lock);
+		int fd = connect_stream(nbd, attempt.timeout_ms);
+
+		r = fd;
+		if (fd >= 0) {
+			r = conn_replace(nbd, &nbd->conns[0], fd, attempt.timeout_ms);
+			close(fd);
+		}
+		pthread_mutex_lock(&nbd->lock);
+		nbd->attempt_running = false;
+		if (r == 0)
+			reconnect_policy_recovered(&nbd->policy);
+		again = r < 0 && reconnect_policy_attempt_failed(&nbd->policy, &attempt, r);
+		pthread_mutex_unlock(&nbd->lock);
+		trace(TRACE_PROXY, "nbd: reconnecting: %s", r == 0 ? "connected again" : strerror(-r));
+		if (r == 0) {
+			/* The others too, as far as they come (one is enough to go on). */
+			for (unsigned int i = 1; i < nbd->conn_count; i++) {
+				int extra;
+
+				if (__atomic_load_n(&nbd->conns[i].connected, __ATOMIC_ACQUIRE))
+					continue;
+				extra = connect_stream(nbd, attempt.timeout_ms);
+				if (extra < 0 || conn_replace(nbd, &nbd->conns[i], extra, attempt.timeout_ms) < 0) {
+					if (extra >= 0)
+						close(extra);
+					trace_dropped(TRACE_PROXY, "nbd: reconnecting an extra connection", extra);
+					break;
+				}
+				close(extra);
+			}
+			break;
+		}
+		if (!again)
+			break;
+		usleep(reconnect_backoff_next_ms(&backoff) * 1000u);
+	}
+	pthread_mutex_unlock(&nbd->reconnecting);
+	return r < 0 ? -EIO : 0;
 }
 
 /* More connections to a multi-conn server, each checked to reach an export
@@ -644,20 +834,18 @@ static int connect_job_run(void *arg)
 static void add_connections(struct nbd_disk *nbd, const struct backend_nbd_options *options, int64_t size)
 {
 	unsigned int want = options->max_connections ? options->max_connections : NBD_DEFAULT_CONNECTIONS;
-	struct connect_job job = { .options = options, .timeout_ms = nbd->timeout_ms };
-
 	if (want > NBD_MAX_CONNECTIONS)
 		want = NBD_MAX_CONNECTIONS;
 	while (nbd->conn_count < want) {
 		struct nbd_conn *conn = &nbd->conns[nbd->conn_count];
-		int fd = caller_identity_run(options->identity, connect_job_run, &job);
+		int fd = connect_stream(nbd, nbd->timeout_ms);
 		int r;
 
 		if (fd < 0) {
 			trace_dropped(TRACE_PROXY, "nbd: an extra connection", fd);
 			return;
 		}
-		r = conn_open(nbd, conn, fd, options->export_name);
+		r = conn_open(nbd, conn, fd, options->export_name, nbd->timeout_ms);
 		close(fd);
 		if (r == 0 && (nbd_get_size(conn->handle) != size ||
 			       disk_flags(conn->handle, options->read_only) != nbd->disk.flags))
@@ -688,11 +876,26 @@ int backend_nbd_open(const struct backend_nbd_options *options, struct vdisk **o
 	if (!nbd)
 		return -ENOMEM;
 	pthread_mutex_init(&nbd->lock, NULL);
+	pthread_mutex_init(&nbd->reconnecting, NULL);
+	for (unsigned int i = 0; i < NBD_MAX_CONNECTIONS; i++)
+		pthread_rwlock_init(&nbd->conns[i].use, NULL);
 	nbd->timeout_ms = (int)(options->timeout_ms ? options->timeout_ms : NBD_DEFAULT_TIMEOUT_MS);
 	if (nbd->timeout_ms <= 0)
 		nbd->timeout_ms = INT32_MAX;
+	/* As for a proxy disk: reconnecting may take as long again as the
+	 * timeout; once given up, an attempt is bounded by a short probe. */
+	reconnect_policy_init(&nbd->policy, nbd->timeout_ms, nbd->timeout_ms < 2000 ? nbd->timeout_ms : 2000);
+	nbd->connect = options->connect;
+	nbd->connect_opaque = options->connect_opaque;
+	nbd->read_only_asked = options->read_only;
+	nbd->export_name = strdup(options->export_name ? options->export_name : "");
+	if (!nbd->export_name || (options->identity && caller_identity_copy(&nbd->identity, options->identity) < 0)) {
+		nbd_disk_free(nbd);
+		return -ENOMEM;
+	}
+	nbd->has_identity = options->identity != NULL;
 	first = &nbd->conns[0];
-	r = conn_open(nbd, first, options->fd, options->export_name);
+	r = conn_open(nbd, first, options->fd, options->export_name, nbd->timeout_ms);
 	if (r < 0) {
 		nbd_disk_free(nbd);
 		return r;

@@ -209,9 +209,9 @@ static int open_nbd_backend(const struct daemon *daemon, struct disk *disk, int 
 		return disk_fail(why, -EBADF, "an NBD disk needs a connected stream");
 	}
 	options.export_name = uri->export_name;
-	/* More connections for a multi-conn server: opened with the creator's
-	 * rights, to the peer its own connection reached (TCP), as a proxy disk
-	 * reconnects (proxy_reconnect). */
+	/* More connections for a multi-conn server, and new ones after the server
+	 * went away: opened with the creator's rights, to the peer its own
+	 * connection reached (TCP), as a proxy disk reconnects (proxy_reconnect). */
 	struct proxy_reconnect *target = calloc(1, sizeof(*target));
 
 	if (!target) {
@@ -233,7 +233,10 @@ static int open_nbd_backend(const struct daemon *daemon, struct disk *disk, int 
 		options.identity = caller;
 	}
 	r = backend_nbd_open(&options, out);
-	free(target); /* connections are opened only while the disk opens */
+	if (r == 0)
+		disk->proxy_target = target; /* freed after the backend that calls back with it */
+	else
+		free(target);
 	if (r == 0)
 		*sock = -1; /* the backend's: closed with the disk */
 	else if (r == -ENOENT)
