@@ -83,12 +83,16 @@ dev_write "$TEST_DIR/before" "$dev" 2
 kill -KILL "$NBDKIT_PID"
 wait "$NBDKIT_PID" 2>/dev/null || true
 rm -f "$sock"
+# Away long enough for the disk to give up (a read fails), then back: the
+# requests of one burst (a 4 MiB write, served in parallel) all find it.
+read -r rc secs < <(elapsed_io "$dev" 20)
+[ "$rc" != 0 ] || fail "a read while the server was away succeeded"
 start_nbdkit_unix "$sock" file "$img"
-random_file "$TEST_DIR/after" 1M
+random_file "$TEST_DIR/after" 4M
 dev_write "$TEST_DIR/after" "$dev" 5 || fail "a write after the server came back failed"
 cmp <(dev_read "$dev" 3M | tail -c 1M) "$TEST_DIR/before" || fail "what was written before the restart is lost"
-cmp <(dev_read "$dev" 6M | tail -c 1M) "$TEST_DIR/after" || fail "what was written after the restart does not read back"
-cmp <(dd if="$img" bs=1M skip=5 count=1 status=none) "$TEST_DIR/after" || fail "the write after the restart is not in the file"
+cmp <(dev_read "$dev" 9M | tail -c 4M) "$TEST_DIR/after" || fail "what was written after the restart does not read back"
+cmp <(dd if="$img" bs=1M skip=5 count=4 status=none) "$TEST_DIR/after" || fail "the write after the restart is not in the file"
 expect_eq true "$(disk_field "$unit" proxy.connected)" "proxy.connected after the server came back"
 timeout 20 "$IMDISK" -d -u "$unit" || fail "removing the reconnected disk failed"
 wait_detached "$dev" || fail "$dev still attached after removal"

@@ -120,7 +120,6 @@ struct nbd_disk {
 	char *export_name;
 	bool read_only_asked;
 	struct reconnect_policy policy;
-	bool attempt_running;
 	pthread_mutex_t reconnecting;
 };
 
@@ -355,6 +354,8 @@ static int run_one(struct nbd_disk *nbd, enum nbd_req_kind kind, void *buf, size
 			continue;
 		}
 		r = run_once(nbd, conn, kind, buf, len, offset, range_len, &conn_lost);
+		if (r < 0 && !conn_lost)
+			trace(TRACE_PROXY, "nbd: a command failed on a live connection: %s", strerror(-r));
 		if (r == 0 || !conn_lost || !nbd->connect)
 			return r;
 		trace(TRACE_PROXY, "nbd: a command met a dead connection: retrying");
@@ -766,10 +767,11 @@ static int reconnect(struct nbd_disk *nbd)
 		return -EIO;
 	pthread_mutex_lock(&nbd->lock);
 	reconnect_policy_lost(&nbd->policy);
-	bool at_once = reconnect_policy_fails_at_once(&nbd->policy, nbd->attempt_running);
 	pthread_mutex_unlock(&nbd->lock);
-	if (at_once)
-		return -EIO;
+	/* A caller that finds an attempt running waits for it (at most its
+	 * bound) rather than failing at once, so that the requests of one burst
+	 * all find the server that just came back; the policy then decides
+	 * whether it makes one of its own. */
 	pthread_mutex_lock(&nbd->reconnecting);
 	reconnect_backoff_init(&backoff);
 	for (;;) {
@@ -782,12 +784,12 @@ static int reconnect(struct nbd_disk *nbd)
 			break;
 		}
 		pthread_mutex_lock(&nbd->lock);
+		reconnect_policy_lost(&nbd->policy);
 		if (reconnect_policy_fails_at_once(&nbd->policy, false)) {
 			pthread_mutex_unlock(&nbd->lock);
 			break;
 		}
 		attempt = reconnect_policy_attempt(&nbd->policy, false);
-		nbd->attempt_running = true;
 		pthread_mutex_unlock(&nbd->lock);
 		int fd = connect_stream(nbd, attempt.timeout_ms);
 
@@ -797,7 +799,6 @@ static int reconnect(struct nbd_disk *nbd)
 			close(fd);
 		}
 		pthread_mutex_lock(&nbd->lock);
-		nbd->attempt_running = false;
 		if (r == 0)
 			reconnect_policy_recovered(&nbd->policy);
 		again = r < 0 && reconnect_policy_attempt_failed(&nbd->policy, &attempt, r);
