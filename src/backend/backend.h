@@ -93,4 +93,41 @@ int backend_proxy_open(const struct backend_proxy_options *options, struct vdisk
  * a reconnect); false for a disk that is not a proxy disk. */
 bool backend_proxy_connected(struct vdisk *disk);
 
+/* NBD client (backend/nbd.c): a disk served by an NBD server over a stream the
+ * caller connected (TCP or a unix socket), through libnbd's asynchronous API:
+ * many requests in flight, on several connections when the server offers
+ * multi-conn and a connect callback is given.  Trim, write zeroes and flush are
+ * the server's TRIM, WRITE_ZEROES and FLUSH where it offers them (VDISK_CAN_*);
+ * read-only when asked or when the server says so.  A request the server does
+ * not answer within timeout_ms, or whose connection died, is retried on a new
+ * connection (through connect, under backend/reconnect_policy.h's policy with
+ * a window of timeout_ms) and fails with -EIO when none comes; the disk shows
+ * as disconnected until a connection is up again. */
+struct backend_nbd_options {
+	int fd;                  /* the connected stream */
+	const char *export_name; /* NULL or "": the server's default export */
+	/* Where more connections come from: for a server that offers multi-conn,
+	 * and to reconnect (NULL: one connection, no reconnecting); called with
+	 * identity's rights (copied; NULL: the process's own), as for a proxy disk. */
+	backend_proxy_connect_fn connect;
+	void *connect_opaque;
+	const struct caller_identity *identity;
+	unsigned int max_connections; /* 0: 4 (with connect and multi-conn) */
+	unsigned int timeout_ms; /* 0: 30000 */
+	bool read_only;
+};
+
+/* On success the disk owns options->fd (closes it: only duplicates are kept);
+ * on failure the caller still does.
+ * -ETIMEDOUT for a handshake not done in time, -ENOENT for an export the
+ * server does not have, -EBADMSG for another failed handshake (a server that
+ * refused it, or speaks no NBD), -EINVAL
+ * for an export of size 0. */
+int backend_nbd_open(const struct backend_nbd_options *options, struct vdisk **out);
+/* False once the server went away or fell silent; false for a disk that is no
+ * NBD disk. */
+bool backend_nbd_connected(struct vdisk *disk);
+/* How many connections the disk opened (0 for a disk that is no NBD disk). */
+unsigned int backend_nbd_connections(struct vdisk *disk);
+
 #endif

@@ -16,9 +16,11 @@
 #include "cli/format.h"
 #include "cli/image.h"
 #include "cli/mount.h"
+#include "cli/nbd.h"
 #include "cli/persist.h"
 #include "cli/proxy.h"
 #include "common/log.h"
+#include "common/nbd_uri.h"
 #include "common/size.h"
 #include "image/geometry.h"
 #include "imdisk.h"
@@ -231,6 +233,15 @@ static int prepare(const struct cli_options *o, struct attach_plan *plan)
 		 * by name, checking access with our identity. */
 		if (IMDISK_PROXY_TYPE(dev->flags) == IMDISK_PROXY_TYPE_SHM)
 			return 0;
+		if (nbd_uri_is_nbd(o->image)) {
+			uint32_t kind = 0;
+
+			/* The same role for an NBD server; imdiskd knows the disk for an
+			 * NBD one by its URI. */
+			plan->proxy_fd = nbd_connect_uri(o->image, &kind);
+			dev->flags = (dev->flags & ~IMDISK_PROXY_TYPE_MASK) | kind;
+			return plan->proxy_fd < 0 ? plan->proxy_fd : 0;
+		}
 		/* ImDisk's proxy service role: the connection is opened with our rights. */
 		plan->proxy_fd = proxy_connect(o->image, IMDISK_PROXY_TYPE(dev->flags));
 		return plan->proxy_fd < 0 ? plan->proxy_fd : 0;

@@ -13,6 +13,7 @@
 #include "cli/failure.h"
 #include "cli/lookup.h"
 #include "cli/mounttab.h"
+#include "common/nbd_uri.h"
 #include "common/ownership.h"
 #include "common/size.h"
 #include "imdisk.h"
@@ -52,6 +53,23 @@ static void print_mounts(FILE *out, const struct mount_points *mounts, const cha
 		fprintf(out, "%s%s", i ? ", " : "", mounts->targets[i]);
 }
 
+/* An NBD disk's export name (its image is the URI it was made from; the URI
+ * holds no secret, nbd_uri.h): true for an NBD disk. */
+static bool nbd_export_of(const struct imdisk_device *dev, char export_name[NBD_URI_EXPORT_MAX + 1])
+{
+	struct nbd_uri *uri;
+	const char *why;
+	bool ok;
+
+	if (!nbd_uri_is_nbd(dev->image) || !(uri = malloc(sizeof(*uri))))
+		return false;
+	ok = nbd_uri_parse(dev->image, uri, &why) == 0;
+	if (ok)
+		memcpy(export_name, uri->export_name, sizeof(uri->export_name));
+	free(uri);
+	return ok;
+}
+
 /* ---- text ---- */
 
 static void print_attributes(const struct imdisk_device *dev)
@@ -73,6 +91,8 @@ static void print_attributes(const struct imdisk_device *dev)
 		printf(", virtual memory");
 	else if (strcmp(backing, "awe") == 0)
 		printf(", locked memory (awe)");
+	else if (proxy && nbd_uri_is_nbd(dev->image))
+		printf(", NBD (%s, %s)", proxy, dev->connected ? "connected" : "not connected");
 	else if (proxy)
 		printf(", proxy (%s, %s)", proxy, dev->connected ? "connected" : "not connected");
 	else
@@ -91,6 +111,7 @@ static void print_attributes(const struct imdisk_device *dev)
 static void print_detail(const struct listed_disk *disk)
 {
 	const struct imdisk_device *dev = &disk->device;
+	char export_name[NBD_URI_EXPORT_MAX + 1];
 	char human[32];
 
 	size_format(dev->size, human, sizeof(human));
@@ -99,7 +120,10 @@ static void print_detail(const struct listed_disk *disk)
 	printf("Mount point:   ");
 	print_mounts(stdout, &disk->mounts, "none");
 	printf("\n");
-	if (IMDISK_TYPE(dev->flags) == IMDISK_TYPE_PROXY)
+	if (IMDISK_TYPE(dev->flags) == IMDISK_TYPE_PROXY && nbd_export_of(dev, export_name))
+		printf("NBD server:    %s\nNBD export:    %s\n", dev->image,
+		       export_name[0] ? export_name : "(default)");
+	else if (IMDISK_TYPE(dev->flags) == IMDISK_TYPE_PROXY)
 		printf("Proxy:         %s\n", dev->image);
 	else
 		printf("Image file:    %s\n", image_or_null(dev) ? dev->image : "none");
@@ -211,12 +235,19 @@ static struct json_object *disk_to_json(const struct listed_disk *disk)
 	json_object_object_add(geometry, "sectors_per_track",
 			       json_object_new_int64(dev->sectors_per_track));
 
-	/* Proxy disks: {kind, address, connected}; null for the others. */
+	/* Proxy disks: {kind, address, connected, protocol} (and export for NBD);
+	 * null for the others. */
 	if (IMDISK_TYPE(dev->flags) == IMDISK_TYPE_PROXY) {
+		char export_name[NBD_URI_EXPORT_MAX + 1];
+		bool nbd = nbd_export_of(dev, export_name);
+
 		proxy = json_object_new_object();
 		json_object_object_add(proxy, "kind", string_or_null(describe_proxy(dev->flags)));
 		json_object_object_add(proxy, "address", json_object_new_string(dev->image));
 		json_object_object_add(proxy, "connected", json_object_new_boolean(dev->connected));
+		json_object_object_add(proxy, "protocol", json_object_new_string(nbd ? "nbd" : "imdproxy"));
+		if (nbd)
+			json_object_object_add(proxy, "export", json_object_new_string(export_name));
 	}
 	json_object_object_add(obj, "unit", json_object_new_int64(dev->unit));
 	json_object_object_add(obj, "device", json_object_new_string(dev->device));

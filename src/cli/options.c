@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/failure.h"
+#include "common/nbd_uri.h"
 #include "image/partition.h"
 
 /* Every switch that takes part in deciding whether a command line makes sense. */
@@ -62,7 +63,7 @@ static const struct {
 	{"sparse", WORD_SPARSE}, {"saved", WORD_SAVED}, {"shared", WORD_SHARED},
 	{"par", WORD_PAR},       {"buf", WORD_BUF},     {"awe", WORD_AWE},   {"bswap", WORD_BSWAP},
 	{"ip", WORD_IP},         {"comm", WORD_COMM},   {"shm", WORD_SHM},   {"hd", WORD_HD},
-	{"fd", WORD_FD},         {"cd", WORD_CD},       {"raw", WORD_RAW},
+	{"fd", WORD_FD},         {"cd", WORD_CD},       {"raw", WORD_RAW},   {"nbd", WORD_NBD},
 };
 
 /* Groups of -o words of which at most one may be given. */
@@ -71,7 +72,7 @@ static const uint32_t exclusive_words[] = {
 	WORD_REM | WORD_FIX,
 	WORD_HD | WORD_FD | WORD_CD | WORD_RAW,
 	WORD_PAR | WORD_BUF | WORD_AWE,
-	WORD_IP | WORD_COMM | WORD_SHM,
+	WORD_IP | WORD_COMM | WORD_SHM | WORD_NBD,
 };
 
 enum long_only {
@@ -321,6 +322,9 @@ static int check_attach(struct cli_options *o, uint32_t seen)
 	uint32_t words = o->words;
 	int err;
 
+	/* An NBD URI is enough to say what the disk is. */
+	if (o->kind == DISK_KIND_AUTO && nbd_uri_is_nbd(o->image))
+		o->kind = DISK_KIND_PROXY;
 	if (o->kind == DISK_KIND_AUTO)
 		o->kind = o->image ? DISK_KIND_FILE : DISK_KIND_VM;
 	if (o->kind != DISK_KIND_VM && !o->image)
@@ -340,8 +344,16 @@ static int check_attach(struct cli_options *o, uint32_t seen)
 		return err;
 	if (words & WORD_SAVED)
 		return fail_plain(STEP_USAGE, -EINVAL, "-o saved is for -e only");
-	if ((words & (WORD_IP | WORD_COMM | WORD_SHM)) && o->kind != DISK_KIND_PROXY)
+	if ((words & (WORD_IP | WORD_COMM | WORD_SHM | WORD_NBD)) && o->kind != DISK_KIND_PROXY)
 		return fail_plain(STEP_USAGE, -EINVAL, "-o %s needs -t proxy",
+				  first_word(words & (WORD_IP | WORD_COMM | WORD_SHM | WORD_NBD)));
+	if ((words & WORD_NBD) && !nbd_uri_is_nbd(o->image))
+		return fail_plain(STEP_USAGE, -EINVAL,
+				  "-o nbd takes an NBD URI (nbd://HOST[:PORT]/EXPORT or "
+				  "nbd+unix:///EXPORT?socket=PATH), not '%s'",
+				  o->image);
+	if (nbd_uri_is_nbd(o->image) && (words & (WORD_IP | WORD_COMM | WORD_SHM)))
+		return fail_plain(STEP_USAGE, -EINVAL, "-o %s cannot be used with an NBD URI",
 				  first_word(words & (WORD_IP | WORD_COMM | WORD_SHM)));
 	if ((words & (WORD_PAR | WORD_BUF)) && o->kind != DISK_KIND_FILE)
 		return fail_plain(STEP_USAGE, -EINVAL, "-o %s needs an image file disk (-t file)",

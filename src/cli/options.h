@@ -50,6 +50,7 @@ enum disk_word {
 	WORD_FD = 1u << 15,
 	WORD_CD = 1u << 16,
 	WORD_RAW = 1u << 17,
+	WORD_NBD = 1u << 18,
 };
 
 /* The -o words -e may change (ImDisk allows only these there). */

@@ -1,7 +1,8 @@
 /* What holds a disk's bytes, one function per kind of disk with one signature
  * (disk_backing_open_fn, daemon.h): memory (a memfd, perhaps preloaded from an
  * image), an image file (the caller's descriptor), or a proxy server (a stream or
- * a shared-memory section).  Each sets disk->backend to the vdisk a stack would be
+ * a shared-memory section, or an NBD server on a stream: a proxy disk whose
+ * image is an NBD URI).  Each sets disk->backend to the vdisk a stack would be
  * built on (NULL for an image file the loop driver serves directly), and the
  * first sector where it can be read without one. */
 #include <errno.h>
@@ -18,6 +19,7 @@
 
 #include "backend/backend.h"
 #include "common/fdio.h"
+#include "common/nbd_uri.h"
 #include "common/size.h"
 #include "common/stream_connect.h"
 #include "common/trace.h"
@@ -179,6 +181,83 @@ static int proxy_reconnect(void *opaque, int timeout_ms)
 	return stream_connect_unix_within(target->address, timeout_ms, &target->peer);
 }
 
+/* An NBD disk: the caller connected the stream (imdiskd never opens an address
+ * for a caller); the export name comes from the URI the caller gave as the
+ * image.  Takes *sock (sets it to -1) when the backend keeps it. */
+static int open_nbd_backend(const struct daemon *daemon, struct disk *disk, int *sock,
+			    const struct caller_identity *caller, struct vdisk **out, char *why)
+{
+	struct imdisk_device *info = &disk->info;
+	struct backend_nbd_options options = {
+		.fd = *sock,
+		.timeout_ms = daemon->proxy_timeout_ms,
+		.read_only = (info->flags & IMDISK_OPTION_RO) != 0,
+	};
+	struct nbd_uri *uri = malloc(sizeof(*uri));
+	const char *problem;
+	int r;
+
+	if (!uri)
+		return disk_fail(why, -ENOMEM, "out of memory");
+	r = nbd_uri_parse(info->image, uri, &problem);
+	if (r < 0) {
+		free(uri);
+		return disk_fail(why, r, "%s: %s", info->image, problem);
+	}
+	if (*sock < 0) {
+		free(uri);
+		return disk_fail(why, -EBADF, "an NBD disk needs a connected stream");
+	}
+	options.export_name = uri->export_name;
+	/* More connections for a multi-conn server, and new ones after the server
+	 * went away: opened with the creator's rights, to the peer its own
+	 * connection reached (TCP), as a proxy disk reconnects (proxy_reconnect). */
+	struct proxy_reconnect *target = calloc(1, sizeof(*target));
+
+	if (!target) {
+		free(uri);
+		return disk_fail(why, -ENOMEM, "out of memory");
+	}
+	target->kind = uri->unix_socket ? IMDISK_PROXY_TYPE_DIRECT : IMDISK_PROXY_TYPE_TCP;
+	if (uri->unix_socket)
+		snprintf(target->address, sizeof(target->address), "%s", uri->socket_path);
+	else
+		snprintf(target->address, sizeof(target->address), strchr(uri->host, ':') ? "[%s]:%s" : "%s:%s",
+			 uri->host, uri->port);
+	if (!uri->unix_socket && stream_peer_of(*sock, &target->peer) < 0) {
+		free(target); /* no peer to pin: one connection */
+		target = NULL;
+	} else {
+		options.connect = proxy_reconnect;
+		options.connect_opaque = target;
+		options.identity = caller;
+	}
+	r = backend_nbd_open(&options, out);
+	if (r == 0)
+		disk->proxy_target = target; /* freed after the backend that calls back with it */
+	else
+		free(target);
+	if (r == 0)
+		*sock = -1; /* the backend's: closed with the disk */
+	else if (r == -ENOENT)
+		disk_fail(why, r, "the NBD server %s has no export '%s'", info->image, uri->export_name);
+	else if (r == -ETIMEDOUT)
+		disk_fail(why, r, "the NBD server %s did not finish its handshake in time", info->image);
+	else if (r == -EINVAL)
+		disk_fail(why, r, "the NBD server %s offers an export of size 0", info->image);
+	else if (r == -EBADMSG)
+		disk_fail(why, r, "the NBD server %s refused the handshake (or speaks no NBD)", info->image);
+	else
+		disk_fail(why, r, "the NBD server %s failed the handshake: %s", info->image, strerror(-r));
+	/* A reply errno imdisk would read as the daemon's own trouble (a refused
+	 * or reset connection to imdiskd, a protocol version): the server's. */
+	if (r == -ECONNREFUSED || r == -ECONNRESET || r == -EPIPE || r == -ENOTCONN || r == -EPROTO ||
+	    r == -EACCES || r == -EPERM)
+		r = -EIO;
+	free(uri);
+	return r;
+}
+
 /* Takes *sock (sets it to -1) when the backend keeps it: a stream proxy disk
  * that opened; a shared-memory one never does (its descriptor is a stray). */
 static int open_proxy_backend(const struct daemon *daemon, struct disk *disk, int *sock,
@@ -254,7 +333,10 @@ static int open_proxy_backing(struct daemon *daemon, struct disk *disk, int *ima
 	int r;
 
 	(void)boot; /* read from the stack, through the window */
-	r = open_proxy_backend(daemon, disk, image_fd_owned, caller, &disk->proxy, why);
+	if (nbd_uri_is_nbd(info->image))
+		r = open_nbd_backend(daemon, disk, image_fd_owned, caller, &disk->proxy, why);
+	else
+		r = open_proxy_backend(daemon, disk, image_fd_owned, caller, &disk->proxy, why);
 	if (r < 0)
 		return r;
 	disk->backend = disk->proxy;

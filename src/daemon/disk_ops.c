@@ -145,7 +145,8 @@ static void disk_snapshot(const struct disk *disk, struct imdisk_device *out)
 	*out = disk->info;
 	if (loop_sectors_written(disk->loop_number, &written) == 0 && written > disk->written_baseline)
 		out->flags |= IMDISK_IMAGE_MODIFIED;
-	out->connected = disk->proxy ? backend_proxy_connected(disk->proxy) : 0;
+	/* Each says false for a disk of the other kind. */
+	out->connected = disk->proxy ? backend_proxy_connected(disk->proxy) || backend_nbd_connected(disk->proxy) : 0;
 }
 
 /* The stack over the disk's backend; the first sector is then read through it
