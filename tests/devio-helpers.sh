@@ -166,6 +166,34 @@ devio_python() {
 	{ printf '%s\n' "$DEVIO_PY_HELPERS"; cat; } | python3 - "$@"
 }
 
+# nbd_python ARGS... <<'PY': a raw NBD client script (stdin; no libnbd, which never
+# sends what a bad-input test must) with ARGS as sys.argv[1:], these defined first:
+#   connect()          a stream to the unix socket sys.argv[1], 10 s timeout
+#   recv_exact(s, n)   n bytes from s, or None when s closes first (a refusal)
+#   check(cond, what)  exit 1 with "FAIL: what" unless cond
+NBD_PY_HELPERS=$(cat <<'PY'
+import socket, struct, sys, time
+def connect():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1]); s.settimeout(10)
+    return s
+def recv_exact(s, n):
+    b = b''
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            return None
+        b += c
+    return b
+def check(cond, what):
+    if not cond:
+        print("FAIL:", what, file=sys.stderr); sys.exit(1)
+PY
+)
+nbd_python() {
+	{ printf '%s\n' "$NBD_PY_HELPERS"; cat; } | python3 - "$@"
+}
+
 # proxy_disk_on_new_image SIZE: a sparse image of SIZE bytes served by devio on a
 # unix socket, and a proxy disk on it; sets img, sock, u (unit) and dev.
 proxy_disk_on_new_image() {

@@ -19,21 +19,7 @@ start_devio_unix "$sock" --nbd memory:64M
 
 # A raw NBD client in python3 (no libnbd: it must send what libnbd never would).
 NBD_PY=$(cat <<'PY'
-import socket, struct, sys, time
-
 SIZE = 64 << 20
-def connect():
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(sys.argv[1]); s.settimeout(10)
-    return s
-def recv_exact(s, n):
-    b = b''
-    while len(b) < n:
-        c = s.recv(n - len(b))
-        if not c:
-            return None
-        b += c
-    return b
 def closed(s):
     try:
         while True:
@@ -44,9 +30,6 @@ def closed(s):
         return True
     except socket.timeout:
         return False
-def check(cond, what):
-    if not cond:
-        print("FAIL:", what, file=sys.stderr); sys.exit(1)
 def option(s, opt, data=b''):
     s.sendall(b'IHAVEOPT' + struct.pack('>II', opt, len(data)) + data)
 def option_reply(s):
@@ -76,7 +59,7 @@ def simple_reply(s):
 PY
 )
 
-python3 - "$sock" <<PY || fail "a bad-input check failed"
+nbd_python "$sock" <<PY || fail "a bad-input check failed"
 $NBD_PY
 # Not fixed newstyle: closed.
 s = connect(); greeting(s); s.sendall(struct.pack('>I', 0))
@@ -155,7 +138,7 @@ stop_devio || fail "devio exited with $?"
 requires qemu-img
 qemu-img create -q -f vpc "$TEST_DIR/disk.vhd" 16M
 start_devio_unix "$sock" --nbd "$TEST_DIR/disk.vhd"
-python3 - "$sock" <<PY || fail "a fast-zero check failed"
+nbd_python "$sock" <<PY || fail "a fast-zero check failed"
 $NBD_PY
 s = connect(); go(s)
 request(s, 1, 4096, 8, 1, data=b'12345678')

@@ -11,20 +11,7 @@ sock=$TEST_DIR/nbd.sock
 uri="nbd+unix:///?socket=$sock"
 start_devio_unix "$sock" --nbd --idle-timeout 1 --max-connections 2 memory:16M
 
-python3 - "$sock" <<'PY' || fail "a limit check failed"
-import socket, struct, sys, time
-def connect():
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(sys.argv[1]); s.settimeout(10)
-    return s
-def recv_exact(s, n):
-    b = b''
-    while len(b) < n:
-        c = s.recv(n - len(b))
-        if not c:
-            return None
-        b += c
-    return b
+nbd_python "$sock" <<'PY' || fail "a limit check failed"
 def closed_within(s, seconds):
     start = time.monotonic()
     try:
@@ -33,9 +20,6 @@ def closed_within(s, seconds):
     except (ConnectionResetError, socket.timeout):
         pass
     return time.monotonic() - start <= seconds
-def check(cond, what):
-    if not cond:
-        print("FAIL:", what, file=sys.stderr); sys.exit(1)
 
 # Silent after the greeting, and silent after GO: closed after about 1 s.
 a = connect(); check(recv_exact(a, 18)[:8] == b'NBDMAGIC', "greeting")
