@@ -47,6 +47,7 @@ static const struct attribute_spec attribute_specs[] = {
 };
 
 #define TAG_COUNT (sizeof(attribute_specs) / sizeof(attribute_specs[0]))
+_Static_assert(TAG_COUNT <= CONTROL_TAG_LIMIT, "the present mask has 64 bits");
 
 static int type_is_known(uint16_t type)
 {
@@ -160,7 +161,7 @@ static int decode_attribute(struct control_message *m, unsigned tag, const uint8
 		break;
 	case KIND_NONE: break;
 	}
-	m->present |= 1u << tag;
+	m->present |= (uint64_t)1 << tag;
 	return 0;
 }
 

@@ -64,14 +64,15 @@ enum control_tag {
 	CONTROL_TAG_OWNER_GID = 24,          /* u32 */
 };
 
-/* Which attributes a message carries (bit = 1 << tag). */
+/* Which attributes a message carries (bit = 1 << tag); tags stay below 64. */
+#define CONTROL_TAG_LIMIT 64
 #define CONTROL_HAS(m, tag) (((m)->present >> (tag)) & 1u)
 
 /* One decoded message: every field any message type can carry. */
 struct control_message {
 	uint16_t type;
 	int32_t status;
-	uint32_t present; /* 1 << tag for each attribute seen/to send */
+	uint64_t present; /* 1 << tag for each attribute seen/to send */
 	struct imdisk_device device;
 	uint32_t owner_uid; /* beside the device: struct imdisk_device is public ABI */
 	uint32_t owner_gid;
@@ -91,7 +92,7 @@ struct control_message {
 /* Mark an attribute as present (for encoding). */
 static inline void control_set(struct control_message *m, enum control_tag tag)
 {
-	m->present |= 1u << tag;
+	m->present |= (uint64_t)1 << tag;
 }
 
 /* Encode `m` into buf; returns the message size or -ENOSPC / -EINVAL. */
