@@ -247,7 +247,7 @@ static int parse_size(const char *text, struct size_request *size)
 	if (err < 0)
 		return fail_plain(STEP_SIZE, err,
 				  "bad size '%s': give bytes, a suffix (b = 512-byte blocks, "
-				  "k m g t or K M G T), N%% of free memory, or -N for free memory "
+				  "k m g t or K M G T, KiB..TiB or KB..TB), N%% of free memory, or -N for free memory "
 				  "minus N",
 				  text);
 	return 0;

@@ -26,6 +26,28 @@ static uint64_t suffix_multiplier(char c)
 	}
 }
 
+/* util-linux's explicit suffixes ("KiB" = 1024, "KB" = 1000, up to T), so a size
+ * written for losetup or truncate means the same here; 0 when `suffix` is none. */
+static uint64_t explicit_multiplier(const char *suffix)
+{
+	static const char letters[] = "KMGT";
+	const char *letter = suffix[0] ? strchr(letters, suffix[0]) : NULL;
+	unsigned power;
+	uint64_t base, multiplier = 1;
+
+	if (!letter)
+		return 0;
+	if (strcmp(suffix + 1, "iB") == 0)
+		base = 1024;
+	else if (strcmp(suffix + 1, "B") == 0)
+		base = 1000;
+	else
+		return 0;
+	for (power = 0; power <= (unsigned)(letter - letters); power++)
+		multiplier *= base;
+	return multiplier;
+}
+
 /* Read one or more decimal digits at *text into *value and advance past them.
  * -EINVAL when there is no digit, -ERANGE when the number exceeds SIZE_LIMIT. */
 static int parse_digits(const char **text, uint64_t *value)
@@ -55,9 +77,12 @@ static int parse_scaled(const char *p, uint64_t *bytes)
 	if (r < 0)
 		return r;
 	if (*p) {
-		multiplier = suffix_multiplier(*p);
-		if (!multiplier || p[1])
-			return -EINVAL;
+		multiplier = explicit_multiplier(p);
+		if (!multiplier) {
+			multiplier = suffix_multiplier(*p);
+			if (!multiplier || p[1])
+				return -EINVAL;
+		}
 	}
 	if (value > SIZE_LIMIT / multiplier)
 		return -ERANGE;

@@ -16,7 +16,8 @@ struct size_request {
 };
 
 /* Parse ImDisk's -s forms: plain bytes; suffix b/B = 512-byte blocks ("100b");
- * k m g t = powers of 1000; K M G T = powers of 1024; "N%" = percent of free memory;
+ * k m g t = powers of 1000; K M G T = powers of 1024; util-linux's explicit KiB MiB
+ * GiB TiB (powers of 1024) and KB MB GB TB (powers of 1000); "N%" = percent of free memory;
  * a leading '-' = free memory minus the rest ("-1G"; not with %).  Decimal digits
  * only, no spaces, no fractions, at most one suffix.  "0" parses (callers treat
  * it as "no size given"); "-0" does not.  Returns 0, or -EINVAL for a bad form

@@ -158,7 +158,9 @@ static int parse_u64(const char *text, uint64_t *value)
 }
 
 /* The reference server's sizes: a plain number counts `unit` bytes; K M G T are
- * powers of 1024, k m g t powers of 1000, B and b mean bytes. */
+ * powers of 1024, k m g t powers of 1000, B and b after a digit mean bytes (the
+ * reference server's meaning, kept so its command lines work; imdisk's b counts
+ * 512-byte blocks).  util-linux's KiB..TiB and KB..TB are size_parse()'s. */
 static int parse_reference_size(const char *text, uint64_t unit, uint64_t *bytes)
 {
 	size_t len = strlen(text);
@@ -173,7 +175,8 @@ static int parse_reference_size(const char *text, uint64_t unit, uint64_t *bytes
 		*bytes = value * unit;
 		return 0;
 	}
-	if (len > 1 && (text[len - 1] == 'B' || text[len - 1] == 'b')) {
+	if (len > 1 && (text[len - 1] == 'B' || text[len - 1] == 'b') &&
+	    text[len - 2] >= '0' && text[len - 2] <= '9') {
 		char digits[32];
 		if (len - 1 >= sizeof(digits))
 			return -EINVAL;

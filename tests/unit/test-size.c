@@ -57,6 +57,29 @@ static void test_every_suffix(void **state)
 	assert_bytes("0K", 0);
 }
 
+/* util-linux's explicit forms mean what they say; ImDisk's single letters keep theirs. */
+static void test_explicit_suffixes(void **state)
+{
+	(void)state;
+	assert_bytes("1KiB", 1024);
+	assert_bytes("2MiB", 2ull << 20);
+	assert_bytes("3GiB", 3ull << 30);
+	assert_bytes("1TiB", 1ull << 40);
+	assert_bytes("1KB", 1000);
+	assert_bytes("2MB", 2000000);
+	assert_bytes("3GB", 3000000000ull);
+	assert_bytes("1TB", 1000000000000ull);
+	assert_bytes("4m", 4000000);
+	assert_bytes("4M", 4ull << 20);
+	assert_bytes("8B", 8 * 512);
+	assert_parse_fails("1kiB", -EINVAL);
+	assert_parse_fails("1Kib", -EINVAL);
+	assert_parse_fails("1KiBx", -EINVAL);
+	assert_parse_fails("1PiB", -EINVAL);
+	assert_parse_fails("1iB", -EINVAL);
+	assert_parse_fails("9000000TiB", -ERANGE);
+}
+
 static void test_percent(void **state)
 {
 	struct size_request req;
@@ -100,7 +123,7 @@ static void test_free_minus(void **state)
 static void test_bad_forms(void **state)
 {
 	static const char *const bad[] = {
-		"", "x", "K", "12x", "12KB", "12kk", "1.5G", "1,5G", "0x10", "+5", "1e3",
+		"", "x", "K", "12x", "12kB", "12kk", "1.5G", "1,5G", "0x10", "+5", "1e3",
 		" 12", "12 ", "1 2", "12\n", "\t12", "12G ", "12 G",
 	};
 
@@ -254,6 +277,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plain_bytes),
 		cmocka_unit_test(test_every_suffix),
+		cmocka_unit_test(test_explicit_suffixes),
 		cmocka_unit_test(test_percent),
 		cmocka_unit_test(test_free_minus),
 		cmocka_unit_test(test_bad_forms),
