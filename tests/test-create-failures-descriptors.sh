@@ -92,7 +92,6 @@ for round in 1 2 3 4 5; do
 	expect_error "past the end" 3 imdisk -a -t file -f "$img64" -b 128M
 	expect_error "past the end" 3 imdisk -a -t vm -f "$img64" -b 64M
 	expect_error "partition 2 not found" 12 imdisk -a -t file -f "$TEST_DIR/nopart.img" -v 2
-	expect_error "multiple of 512" 3 imdisk -a -t file -f "$img64" -s 1000
 	# Shared memory with nobody serving: the stray descriptor is closed.
 	read -r status _ < <(raw_create "$PROXY_SHM" "$shm_name-none")
 	[ "$status" -lt 0 ] || fail "a shared-memory disk without a server was created (status $status)"

@@ -24,10 +24,13 @@ expect_eq 4194304 "$(size_of 4M)" "-s 4M"
 expect_eq 5120000 "$(size_of 5120k)" "-s 5120k (1000-byte k, a multiple of 512)"
 expect_eq 3145728 "$(size_of 3072K)" "-s 3072K"
 
-# 4m is 4,000,000 bytes, not a multiple of 512 (7812.5 sectors): refused with
-# the reason, and nothing is created.
-expect_error "512" 3 imdisk -a -s 4m
-expect_eq "No virtual disks." "$(imdisk -l)" "list after -s 4m"
+# 4m is 4,000,000 bytes, not a multiple of 512 (7812.5 sectors): rounded up to
+# the next whole sector, with a one-line note saying so.
+u=$(attach -s 4m 2>"$TEST_DIR/note") || fail "-s 4m was refused"
+expect_eq "imdisk: note: size rounded up from 4000000 to 4000256 bytes (a multiple of 512)" \
+	"$(cat "$TEST_DIR/note")" "note of -s 4m"
+expect_eq 4000256 "$(disk_field "$u" size)" "-s 4m rounded up"
+imdisk -d -u "$u" >/dev/null
 
 # N% of free memory: a whole number of sectors, within 1% of free memory of N%.
 for pct in 10 1; do

@@ -82,8 +82,9 @@ static uint32_t backing_flags(const struct cli_options *o)
 	}
 }
 
-/* -s against free memory where it asks for N% or "free minus N". */
-static int resolve_size(const struct size_request *request, uint64_t *bytes)
+/* -s against free memory where it asks for N% or "free minus N"; then up to a
+ * whole sector, since "-s 4m" (4,000,000 bytes) is what a user naturally types. */
+static int resolve_size(const struct size_request *request, uint32_t sector_size, uint64_t *bytes)
 {
 	uint64_t free_bytes = 0;
 	char human[32];
@@ -98,6 +99,15 @@ static int resolve_size(const struct size_request *request, uint64_t *bytes)
 	}
 	if (err < 0)
 		return fail_plain(STEP_SIZE, err, "the size comes to zero bytes");
+	if (*bytes % sector_size) {
+		uint64_t rounded = *bytes + (sector_size - *bytes % sector_size);
+
+		if (rounded < *bytes)
+			return fail_plain(STEP_SIZE, -ERANGE, "the size is too large");
+		log_info("note: size rounded up from %llu to %llu bytes (a multiple of %u)",
+			 (unsigned long long)*bytes, (unsigned long long)rounded, sector_size);
+		*bytes = rounded;
+	}
 	return 0;
 }
 
@@ -221,7 +231,7 @@ static int prepare(const struct cli_options *o, struct attach_plan *plan)
 		dev->flags |= IMDISK_SHARED_IMAGE;
 	plan->memory = is_memory(dev->flags);
 	plan->has_size = o->has_size && !(o->size.kind == SIZE_BYTES && o->size.value == 0);
-	if (plan->has_size && (err = resolve_size(&o->size, &plan->size)) < 0)
+	if (plan->has_size && (err = resolve_size(&o->size, o->sector_size ? o->sector_size : 512, &plan->size)) < 0)
 		return err;
 
 	if (IMDISK_TYPE(dev->flags) == IMDISK_TYPE_PROXY) {
