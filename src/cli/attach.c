@@ -307,7 +307,7 @@ static int finish(const struct cli_options *o, struct attach_plan *plan, char *m
 	if (!realpath(o->mount_point, mounted_on))
 		err = fail(STEP_MOUNT_POINT, -errno, "bad mount point %s", o->mount_point);
 	else
-		err = mount_device(dev->device, mounted_on, dev->flags & IMDISK_OPTION_RO);
+		err = mount_device(dev->device, mounted_on, dev->flags & IMDISK_OPTION_RO, o->mount_options);
 	if (err < 0)
 		mount_unmake_dir(&made);
 	return err;

@@ -115,7 +115,7 @@ int mount_detect(const char *device, char *fstype, size_t size)
 	return 0;
 }
 
-int mount_device(const char *device, const char *dir, bool read_only)
+int mount_device(const char *device, const char *dir, bool read_only, const char *options)
 {
 	struct libmnt_context *cxt;
 	char fstype[64];
@@ -132,6 +132,11 @@ int mount_device(const char *device, const char *dir, bool read_only)
 	mnt_context_set_fstype(cxt, fstype);
 	if (read_only)
 		mnt_context_set_mflags(cxt, MS_RDONLY);
+	/* libmount splits them as mount -o does: flags (noatime) from data (uid=). */
+	if (options && mnt_context_set_options(cxt, options) != 0) {
+		mnt_free_context(cxt);
+		return fail_plain(STEP_MOUNT_POINT, -EINVAL, "bad mount options '%s'", options);
+	}
 	rc = mnt_context_mount(cxt);
 	if (rc != 0) {
 		int err = mnt_context_syscall_called(cxt) ? -mnt_context_get_syscall_errno(cxt)

@@ -27,7 +27,7 @@ void mount_unmake_dir(struct made_dir *made);
 int mount_detect(const char *device, char *fstype, size_t size);
 
 /* Mount `device` on `dir`: the file system found there, read-only if asked. */
-int mount_device(const char *device, const char *dir, bool read_only);
+int mount_device(const char *device, const char *dir, bool read_only, const char *options);
 
 /* Unmount `target`; lazy detaches it even while busy (umount -l). */
 int unmount_target(const char *target, bool lazy);

@@ -83,6 +83,7 @@ enum long_only {
 	OPT_VERSION,
 	OPT_WATCH,
 	OPT_RESTORE,
+	OPT_MOUNT_OPTIONS,
 };
 
 static const struct option long_options[] = {
@@ -113,6 +114,7 @@ static const struct option long_options[] = {
 	{"version", no_argument, NULL, OPT_VERSION},
 	{"watch", no_argument, NULL, OPT_WATCH},
 	{"restore", no_argument, NULL, OPT_RESTORE},
+	{"mount-options", required_argument, NULL, OPT_MOUNT_OPTIONS},
 	{NULL, 0, NULL, 0},
 };
 
@@ -340,6 +342,8 @@ static int check_attach(struct cli_options *o, uint32_t seen)
 		return fail_plain(STEP_USAGE, -EINVAL, "-v needs an image file (-f)");
 	if (o->offset_auto && (!o->image || o->kind == DISK_KIND_PROXY))
 		return fail_plain(STEP_USAGE, -EINVAL, "-b auto needs an image file (-f)");
+	if (o->mount_options && !o->mount_point)
+		return fail_plain(STEP_USAGE, -EINVAL, "--mount-options needs a mount point (-m)");
 	if ((err = check_words(words)) < 0)
 		return err;
 	if (words & WORD_SAVED)
@@ -567,6 +571,11 @@ static int parse_switch(int c, const char *arg, struct cli_options *o, uint32_t 
 		return set_action(o, ACTION_WATCH, IMDISK_REMOVE_NORMAL, "--watch");
 	case OPT_RESTORE:
 		return set_action(o, ACTION_RESTORE, IMDISK_REMOVE_NORMAL, "--restore");
+	case OPT_MOUNT_OPTIONS:
+		if (!*arg)
+			return fail_plain(STEP_USAGE, -EINVAL, "--mount-options needs options (as mount -o takes)");
+		o->mount_options = arg;
+		return 0;
 	}
 	return fail_plain(STEP_USAGE, -EINVAL, "unknown switch");
 }

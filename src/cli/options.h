@@ -63,6 +63,7 @@ struct cli_options {
 	uint32_t words;           /* enum disk_word bits */
 	const char *image;        /* -f / -F: image path or proxy connection string */
 	const char *mount_point;  /* -m */
+	const char *mount_options; /* --mount-options: mount(8)'s -o for -m */
 	bool has_size;
 	struct size_request size; /* -s */
 	bool has_offset;

@@ -45,6 +45,7 @@ static const char details[] =
 	"  -u, --unit N            unit number (default: the lowest free one)\n"
 	"  -x, --sectors-per-track N, -y, --tracks-per-cylinder N   geometry\n"
 	"  -m, --mount DIR         mount the disk's file system on DIR (created if missing)\n"
+	"      --mount-options OPTS  mount(8)'s -o for -m (noatime, uid=1000, ...)\n"
 	"  -p, --format \"FS [OPTS]\" run mkfs.FS OPTS on the new disk before mounting it\n"
 	"  -o, --options OPTS      comma-separated words:\n"
 	"                          ro rw  read-only / read-write    rem fix  removable / fixed\n"
