@@ -23,6 +23,7 @@
 #include "common/nbd_uri.h"
 #include "common/size.h"
 #include "image/geometry.h"
+#include "image/image_format.h"
 #include "imdisk.h"
 
 /* -o awe: RAM that is never swapped out, loaded from -f when one is given.
@@ -135,6 +136,25 @@ static bool is_cd(const struct cli_options *o)
 	       geometry_name_is_cd(o->image);
 }
 
+/* A qcow2, VMDK, VHDX, VDI or QED file attached as raw would show its metadata as
+ * disk content without a word; until those formats are served, say what it is. */
+static int refuse_container_formats(const struct image *img)
+{
+	uint8_t head[IMAGE_FORMAT_PROBE_SIZE];
+	ssize_t got = pread(img->fd, head, sizeof(head), 0);
+	enum image_format format;
+
+	if (got <= 0)
+		return 0;
+	format = image_format_detect(head, (size_t)got);
+	if (format == IMAGE_FORMAT_RAW || format == IMAGE_FORMAT_VHD)
+		return 0;
+	return fail_plain(STEP_UNSUPPORTED, -ENOTSUP,
+			  "%s is a %s image, which imdisk cannot serve yet: convert it to raw "
+			  "(qemu-img convert -O raw)",
+			  img->path, image_format_name(format));
+}
+
 /* The image's window: -b, -b auto, -v; then the size the disk gets. */
 static int locate_window(const struct cli_options *o, struct attach_plan *plan)
 {
@@ -192,6 +212,8 @@ static int prepare_image(const struct cli_options *o, struct attach_plan *plan, 
 		err = image_open(&plan->image, o->image, plan->memory || read_only, true);
 	}
 	if (err < 0)
+		return err;
+	if ((err = refuse_container_formats(&plan->image)) < 0)
 		return err;
 	if (!plan->memory && plan->image.read_only)
 		plan->device.flags |= IMDISK_OPTION_RO;
