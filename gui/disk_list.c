@@ -1,5 +1,6 @@
 #include "disk_list.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char *type_name(uint32_t flags)
@@ -12,9 +13,16 @@ static const char *type_name(uint32_t flags)
 	}
 }
 
+/* IMDISK_PANEL_ECHO=1 copies each row to stdout as it is shown, so a test can
+ * see what the window lists without reading pixels. */
 static void add_text_row(GtkListBox *list, const char *text)
 {
 	GtkWidget *label = gtk_label_new(text);
+
+	if (g_strcmp0(g_getenv("IMDISK_PANEL_ECHO"), "1") == 0) {
+		printf("row: %s\n", text);
+		fflush(stdout);
+	}
 	gtk_label_set_xalign(GTK_LABEL(label), 0);
 	gtk_list_box_append(list, label);
 }

@@ -71,7 +71,7 @@ static void activate(GtkApplication *app, gpointer data)
 
 int main(int argc, char **argv)
 {
-	struct panel panel = {0};
+	static struct panel panel; /* outlives the window: the watch thread may still queue a refresh */
 	GtkApplication *app = gtk_application_new("org.imdisk.Panel", G_APPLICATION_DEFAULT_FLAGS);
 	g_signal_connect(app, "activate", G_CALLBACK(activate), &panel);
 	int status = g_application_run(G_APPLICATION(app), argc, argv);
