@@ -8,7 +8,8 @@ PREFIX ?= /usr/local
 DEBIAN_PACKAGES = meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
 	fuse3 liburing-dev libnbd-dev libmount-dev libblkid-dev \
 	libjson-c-dev libcmocka-dev util-linux fdisk e2fsprogs xfsprogs dosfstools mtools \
-	fio nbdkit nbdfuse libnbd-bin qemu-utils qemu-system-common socat procps kmod
+	fio nbdkit nbdfuse libnbd-bin qemu-utils qemu-system-common socat procps kmod \
+	libgtk-4-dev xvfb
 
 .PHONY: all build deps demo check check-unit check-asan asan-build install fuzz fuzz-long bench clean
 
