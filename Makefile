@@ -9,7 +9,7 @@ DEBIAN_PACKAGES = meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
 	fuse3 liburing-dev libnbd-dev libmount-dev libblkid-dev \
 	libjson-c-dev libcmocka-dev util-linux fdisk e2fsprogs xfsprogs dosfstools mtools \
 	fio nbdkit nbdfuse libnbd-bin qemu-utils qemu-system-common socat procps kmod \
-	libgtk-4-dev xvfb
+	libgtk-4-dev xvfb man-db
 
 .PHONY: all build deps demo check check-unit check-asan asan-build install fuzz fuzz-long bench clean
 
