@@ -72,6 +72,7 @@ for args in "-Z" "-a -s 1M -o bogus" "-a -d" "-l -s 1M" "" "-d" "-a -t disk -s 1
 done
 "$IMDISK" -Z >"$TEST_DIR/out" 2>"$TEST_DIR/err" || true
 grep -q -- "-Z" "$TEST_DIR/err" || fail "imdisk -Z does not name the switch: $(cat "$TEST_DIR/err")"
-"$IMDISK" --help | grep -q "imdisk -a" || fail "--help does not show the usage"
+help=$("$IMDISK" --help) || fail "--help failed"
+grep -q "imdisk -a" <<<"$help" || fail "--help does not show the usage"
 expect_eq "No virtual disks." "$(imdisk -l)" "list at the end"
 kill -0 "$DAEMON_PID" || fail "imdiskd died"
