@@ -26,7 +26,8 @@ void mount_unmake_dir(struct made_dir *made);
 /* The file system type on `device` ("ext4"); -ENOENT when none is recognised. */
 int mount_detect(const char *device, char *fstype, size_t size);
 
-/* Mount `device` on `dir`: the file system found there, read-only if asked. */
+/* Mount `device` on `dir`: the file system found there, read-only if asked, with
+ * `options` (mount(8)'s -o text, or NULL) as libmount parses them. */
 int mount_device(const char *device, const char *dir, bool read_only, const char *options);
 
 /* Unmount `target`; lazy detaches it even while busy (umount -l). */
